@@ -1,0 +1,158 @@
+"""The ``okane`` command line: run the local stack, migrate, check the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Annotated, TypeVar
+
+import typer
+
+from okane_core.db.engine import create_engine, create_session_factory, run_in_transaction
+from okane_core.db.migrate import upgrade
+from okane_core.ledger.reconcile import reconcile
+from okane_core.ledger.service import Ledger
+from okane_core.localstack import local_endpoints
+from okane_core.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(help="OKANE: wallet and P2P payments.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Ledger maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+
+log = logging.getLogger("okane")
+
+
+def _with_database(
+    settings: Settings, work: Callable[[Ledger, str], Coroutine[None, None, T]]
+) -> T:
+    """Run ``work`` against the configured database (or the local stack)."""
+    with local_endpoints(settings) as endpoints:
+        return asyncio.run(work(Ledger(settings), endpoints.database_url))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the migrations up to REVISION."""
+    settings = load_settings()
+    with local_endpoints(settings) as endpoints:
+        upgrade(endpoints.database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Check every ledger invariant; the last line is a JSON summary. Exits 1 on a violation."""
+    settings = load_settings()
+
+    async def check(_: Ledger, url: str) -> dict[str, object]:
+        engine = create_engine(settings, url, application_name="okane-ledger-check")
+        try:
+            async with create_session_factory(engine)() as session, session.begin():
+                report = await reconcile(session)
+        finally:
+            await engine.dispose()
+        for violation in report.violations:
+            typer.echo(f"VIOLATION {violation.check} {violation.subject}: {violation.detail}")
+        typer.echo(f"checked {len(report.checks)} invariants over {report.checked}")
+        return report.summary()
+
+    summary = _with_database(settings, check)
+    typer.echo(json.dumps(summary, sort_keys=True))
+    raise typer.Exit(1 if summary["violations"] else 0)
+
+
+@ledger_app.command("expire")
+def ledger_expire(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
+    """Fail pending top-ups and withdrawals past their deadline, releasing holds."""
+    settings = load_settings()
+
+    async def expire(ledger: Ledger, url: str) -> int:
+        engine = create_engine(settings, url, application_name="okane-ledger-expire")
+        sessions = create_session_factory(engine)
+        total = 0
+        try:
+            while True:
+                count = await run_in_transaction(
+                    sessions, lambda s: ledger.expire_pending(s, limit=batch)
+                )
+                total += count
+                if count < batch:
+                    return total
+        finally:
+            await engine.dispose()
+
+    expired = _with_database(settings, expire)
+    typer.echo(json.dumps({"expired": expired}))
+
+
+@app.command("up")
+def up() -> None:
+    """Run the whole stack in the foreground: PostgreSQL and Redis (unless URLs are configured),
+    migrations, user-api and bank-webhook. Ctrl-C (or SIGTERM) stops everything."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = load_settings()
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    with local_endpoints(settings) as endpoints:
+        upgrade(endpoints.database_url)
+        env = {"OKANE_DATABASE_URL": endpoints.database_url, "OKANE_REDIS_URL": endpoints.redis_url}
+        services = [
+            ("okane_user_api.app:create_app", settings.user_api_host, settings.user_api_port),
+            (
+                "okane_bank_webhook.app:create_app",
+                settings.bank_webhook_host,
+                settings.bank_webhook_port,
+            ),
+        ]
+        children = [_serve(target, host, port, env) for target, host, port in services]
+        for (target, host, port), _ in zip(services, children, strict=True):
+            log.info("%s listening on http://%s:%s", target.split(".")[0], host, port)
+        try:
+            while not stopping.wait(0.5):
+                for child in children:
+                    if child.poll() is not None:
+                        log.error("a service exited with %s; stopping", child.returncode)
+                        stopping.set()
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            for child in children:
+                try:
+                    child.wait(15)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+    log.info("stopped")
+
+
+def _serve(target: str, host: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", target, "--host", host, "--port", str(port)],
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Database access: engine, units of work, error translation and the schema."""

@@ -1,0 +1,101 @@
+"""Engines and units of work.
+
+Only the unit-of-work boundary commits. Each unit of work is one short database transaction;
+serialization failures and deadlocks are retried a bounded number of times with jittered
+back-off, and every other database error is translated once into an OKANE error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from okane_core.db.errors import is_retryable, translate_db_error
+from okane_core.settings import Settings
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+SessionFactory = async_sessionmaker[AsyncSession]
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 whatever PostgreSQL URL form was given."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgres", "postgresql", "postgresql+psycopg2"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_engine(settings: Settings, url: str, *, application_name: str = "okane") -> AsyncEngine:
+    """An engine whose every connection carries the ledger's timeouts.
+
+    Timeouts are set once per connection (startup options), not per transaction, so they cost no
+    round trip: a stuck lock fails the caller after ``lock_timeout`` instead of hanging.
+    """
+    options = (
+        f"-c lock_timeout={settings.lock_timeout_ms} "
+        f"-c statement_timeout={settings.statement_timeout_ms} "
+        f"-c idle_in_transaction_session_timeout={settings.statement_timeout_ms * 3} "
+        "-c timezone=UTC"
+    )
+    return create_async_engine(
+        normalize_url(url),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"options": options, "application_name": application_name},
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> SessionFactory:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def unit_of_work(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """One database transaction: commit on success, roll back on any error."""
+    async with sessions() as session, session.begin():
+        yield session
+
+
+async def run_in_transaction(
+    sessions: SessionFactory,
+    work: Callable[[AsyncSession], Awaitable[T]],
+    *,
+    max_retries: int = 5,
+) -> T:
+    """Run ``work`` in its own unit of work, retrying deadlocks and serialization failures.
+
+    ``work`` must be safe to run again from the start: it gets a fresh session each attempt.
+    """
+    attempt = 0
+    while True:
+        try:
+            async with unit_of_work(sessions) as session:
+                return await work(session)
+        except DBAPIError as error:
+            if is_retryable(error) and attempt < max_retries:
+                attempt += 1
+                delay = min(0.2, 0.005 * 2**attempt) * random.uniform(0.5, 1.5)  # noqa: S311
+                log.info("retrying after %s (attempt %d)", error.orig, attempt)
+                await asyncio.sleep(delay)
+                continue
+            translated = translate_db_error(error)
+            if translated is None:
+                raise
+            raise translated from error

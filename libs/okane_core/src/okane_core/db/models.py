@@ -1,0 +1,207 @@
+"""The schema, as SQLAlchemy 2 models. Alembic migrations in ``migrations/`` create it; a test
+checks that the two agree."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    Uuid,
+    false,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+KINDS = "('topup', 'p2p', 'withdrawal', 'reversal')"
+STATUSES = "('processing', 'success', 'failure')"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        int: BigInteger,
+        datetime: DateTime(timezone=True),
+        uuid.UUID: Uuid,
+        dict[str, Any]: JSONB,
+    }
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(server_default=func.now())
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="email_lower_case"),
+        CheckConstraint("phone ~ '^\\+[1-9][0-9]{6,14}$'", name="phone_e164"),
+        CheckConstraint("phone IS NOT NULL OR email IS NOT NULL", name="reachable"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    google_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    version: Mapped[int] = mapped_column(server_default=text("1"))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class Account(Base):
+    """A wallet (one per user) or a system account. System accounts may go negative: the bank
+    clearing account mirrors money that entered OKANE from outside."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint("kind IN ('wallet', 'system')", name="kind"),
+        CheckConstraint(
+            "(kind = 'wallet') = (user_id IS NOT NULL) AND (kind = 'system') = (code IS NOT NULL)",
+            name="owner",
+        ),
+        CheckConstraint("kind = 'system' OR available >= 0", name="available_not_negative"),
+        CheckConstraint("locked >= 0", name="locked_not_negative"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_code"),
+    )
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    code: Mapped[str | None] = mapped_column(String(32), unique=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    available: Mapped[int] = mapped_column(server_default=text("0"))
+    locked: Mapped[int] = mapped_column(server_default=text("0"))
+    version: Mapped[int] = mapped_column(server_default=text("1"))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class LedgerTransaction(Base):
+    """One movement of money (or an attempt at one). Money leaves ``debit_account_id`` and
+    arrives at ``credit_account_id``; only a successful transaction has postings."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {KINDS}", name="kind"),
+        CheckConstraint(f"status IN {STATUSES}", name="status"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("debit_account_id <> credit_account_id", name="two_parties"),
+        CheckConstraint(
+            "(status = 'failure') = (failure_reason IS NOT NULL)", name="failure_has_reason"
+        ),
+        CheckConstraint("(kind = 'reversal') = (reverses_id IS NOT NULL)", name="reversal_link"),
+        Index("ix_transactions_debit_account_id_id", "debit_account_id", text("id DESC")),
+        Index("ix_transactions_credit_account_id_id", "credit_account_id", text("id DESC")),
+        Index(
+            "ix_transactions_processing_expires_at",
+            "expires_at",
+            postgresql_where=text("status = 'processing'"),
+        ),
+        Index(
+            "ix_transactions_daily_outgoing",
+            "debit_account_id",
+            "created_at",
+            postgresql_include=["amount"],
+            postgresql_where=text("kind IN ('p2p', 'withdrawal') AND status <> 'failure'"),
+        ),
+        Index(
+            "ix_transactions_daily_topup",
+            "credit_account_id",
+            "created_at",
+            postgresql_include=["amount"],
+            postgresql_where=text("kind = 'topup' AND status <> 'failure'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    debit_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    initiator_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    note: Mapped[str | None] = mapped_column(String(140))
+    reverses_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("transactions.id"), unique=True
+    )
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    settled_at: Mapped[datetime | None]
+
+
+class LedgerPosting(Base):
+    """Append-only: a trigger refuses UPDATE and DELETE, and a deferred constraint trigger refuses
+    a commit whose transaction's postings do not sum to zero."""
+
+    __tablename__ = "postings"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        Index("ix_postings_account_id_id", "account_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    transaction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("transactions.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = _now()
+
+
+class IdempotencyKey(Base):
+    """A client's ``Idempotency-Key`` and the transaction it produced, kept for a day."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(32))
+    request_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    transaction_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("transactions.id"), unique=True
+    )
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WebhookEvent(Base):
+    """Each bank callback, by the bank's event id, with the answer it got: a redelivery gets the
+    same answer and no second effect."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str | None] = mapped_column(String(64))
+    transaction_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("transactions.id"))
+    outcome: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime] = _now()

@@ -1,0 +1,102 @@
+"""Bank callbacks applied to the ledger exactly once.
+
+The event id is claimed in the same database transaction that applies the event, so a
+redelivery (concurrent or later) finds the claim, waits for the first delivery to commit, and
+gets the stored answer without a second effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okane_core.errors import InvalidRequest, OkaneError
+from okane_core.ledger import repository as repo
+from okane_core.ledger.domain import FailureReason, Kind, Status
+from okane_core.ledger.service import Ledger
+
+EVENT_TYPES: dict[str, tuple[Kind, bool]] = {
+    "topup.succeeded": (Kind.TOPUP, True),
+    "topup.failed": (Kind.TOPUP, False),
+    "withdrawal.succeeded": (Kind.WITHDRAWAL, True),
+    "withdrawal.failed": (Kind.WITHDRAWAL, False),
+}
+
+APPLIED = "applied"
+EXPIRED = "settlement_expired"
+
+
+@dataclass(frozen=True, slots=True)
+class BankEventResult:
+    outcome: str  # ``applied``, ``settlement_expired`` or the code of the error that refused it
+    response: dict[str, Any]
+    replayed: bool
+    user_ids: tuple[str, ...] = ()  # whose wallet changed (for cache invalidation)
+
+
+async def apply_bank_event(
+    ledger: Ledger,
+    session: AsyncSession,
+    *,
+    event_id: str,
+    event_type: str,
+    reference: str,
+    amount: int,
+) -> BankEventResult:
+    if event_type not in EVENT_TYPES:
+        raise InvalidRequest(f"type must be one of {', '.join(EVENT_TYPES)}", field="type")
+    kind, success = EVENT_TYPES[event_type]
+    stored = await repo.claim_webhook_event(
+        session, event_id=event_id, event_type=event_type, reference=reference
+    )
+    if stored is not None:
+        return BankEventResult(outcome=str(stored.get("outcome")), response=stored, replayed=True)
+
+    transaction_id = None
+    user_ids: tuple[str, ...] = ()
+    try:
+        view = await ledger.settle(
+            session, reference=reference, kind=kind, success=success, amount=amount
+        )
+    except OkaneError as refused:
+        # Refusals happen before any write, so the claim and its answer still commit.
+        outcome = refused.code
+        response: dict[str, Any] = {
+            "outcome": outcome,
+            "event_id": event_id,
+            "reference": reference,
+            "message": refused.message,
+        }
+    else:
+        transaction_id = view.id
+        expired = view.status == Status.FAILURE and view.failure_reason == FailureReason.EXPIRED
+        outcome = EXPIRED if expired else APPLIED
+        wallet_account = view.credit_account_id if kind == Kind.TOPUP else view.debit_account_id
+        owner = await repo.account(session, wallet_account)
+        if owner is not None and owner.user_id is not None:
+            user_ids = (str(owner.user_id),)
+        response = {
+            "outcome": outcome,
+            "event_id": event_id,
+            "reference": reference,
+            "transaction": {
+                "id": str(view.id),
+                "kind": view.kind,
+                "status": view.status,
+                "failure_reason": view.failure_reason,
+                "amount": view.amount,
+            },
+            "message": "the transaction expired before the bank answered"
+            if expired
+            else f"{kind} {view.status}",
+        }
+    await repo.record_webhook_outcome(
+        session,
+        event_id=event_id,
+        outcome=outcome,
+        transaction_id=transaction_id,
+        response=response,
+    )
+    return BankEventResult(outcome=outcome, response=response, replayed=False, user_ids=user_ids)

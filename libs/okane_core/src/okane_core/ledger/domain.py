@@ -1,0 +1,140 @@
+"""Pure ledger rules: money, postings and state transitions. No database here.
+
+Amounts are integer paise. A movement of money is a set of postings that sums to zero; a wallet
+holds ``available`` (spendable) and ``locked`` (on hold for a pending withdrawal), and the sum of
+the two always equals the sum of the wallet's postings.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from okane_core.errors import AmountOverLimit, InvalidAmount, OkaneError
+
+# Largest amount a BIGINT column can carry; a guard against overflow long before any cap applies.
+MAX_BIGINT = 2**63 - 1
+
+
+class Kind(enum.StrEnum):
+    TOPUP = "topup"
+    P2P = "p2p"
+    WITHDRAWAL = "withdrawal"
+    REVERSAL = "reversal"
+
+
+class Status(enum.StrEnum):
+    PROCESSING = "processing"
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+class FailureReason(enum.StrEnum):
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    BANK_DECLINED = "bank_declined"
+    EXPIRED = "expired"
+
+
+class AccountKind(enum.StrEnum):
+    WALLET = "wallet"
+    SYSTEM = "system"
+
+
+class SystemAccount(enum.StrEnum):
+    """Codes of the accounts that belong to OKANE itself."""
+
+    BANK_CLEARING = "bank_clearing"  # the other side of every top-up and withdrawal
+    PROMOTIONS = "promotions"  # the source of any welcome credit
+
+
+class UnbalancedPostings(OkaneError):
+    code = "unbalanced_postings"
+
+
+class IllegalTransition(OkaneError):
+    code = "illegal_transition"
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One line of a transaction: ``amount`` paise into an account (out of it when negative)."""
+
+    account_id: int
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceChange:
+    """How one account row changes: deltas to ``available`` and ``locked``."""
+
+    account_id: int
+    available: int = 0
+    locked: int = 0
+
+
+def validate_amount(amount: int, *, maximum: int, field: str = "amount") -> int:
+    """Check that ``amount`` is a positive whole number of paise within ``maximum``."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise InvalidAmount("amount must be an integer number of paise", field=field)
+    if amount <= 0:
+        raise InvalidAmount("amount must be greater than zero", field=field)
+    if amount > min(maximum, MAX_BIGINT):
+        raise AmountOverLimit(f"amount must not exceed {maximum} paise", field=field)
+    return amount
+
+
+def transfer_postings(debit_account_id: int, credit_account_id: int, amount: int) -> list[Posting]:
+    """The two postings that move ``amount`` from one account to another."""
+    if debit_account_id == credit_account_id:
+        raise UnbalancedPostings("a transfer needs two different accounts")
+    if amount <= 0:
+        raise InvalidAmount("a posted amount must be positive")
+    return [Posting(debit_account_id, -amount), Posting(credit_account_id, amount)]
+
+
+def check_balanced(postings: Iterable[Posting]) -> None:
+    """Raise unless the postings sum to zero and none is empty."""
+    total = 0
+    count = 0
+    for posting in postings:
+        if posting.amount == 0:
+            raise UnbalancedPostings("a posting must move a non-zero amount")
+        total += posting.amount
+        count += 1
+    if count < 2 or total != 0:
+        raise UnbalancedPostings(f"postings must sum to zero, got {total} over {count} lines")
+
+
+def reversal_postings(original: Iterable[Posting]) -> list[Posting]:
+    """The postings that undo ``original`` exactly."""
+    lines = [Posting(p.account_id, -p.amount) for p in original]
+    check_balanced(lines)
+    return lines
+
+
+def balance_changes(postings: Iterable[Posting]) -> list[BalanceChange]:
+    """Each posting lands in ``available``: postings always move spendable money."""
+    return [BalanceChange(p.account_id, available=p.amount) for p in postings]
+
+
+# processing -> success | failure; nothing leaves a final state.
+_TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PROCESSING: frozenset({Status.SUCCESS, Status.FAILURE}),
+    Status.SUCCESS: frozenset(),
+    Status.FAILURE: frozenset(),
+}
+
+
+def check_transition(current: Status, new: Status) -> None:
+    if new not in _TRANSITIONS[current]:
+        raise IllegalTransition(f"a {current} transaction cannot become {new}")
+
+
+def can_cover(available: int, amount: int) -> bool:
+    """Whether a wallet with ``available`` paise can send ``amount`` paise."""
+    return available >= amount
+
+
+def within_daily_limit(spent_today: int, amount: int, limit: int) -> bool:
+    return spent_today + amount <= limit

@@ -1,0 +1,465 @@
+"""All SQL of the ledger.
+
+Hot-path statements are written out as SQL: each is one round trip, and ``bench/`` runs the same
+statements under pgbench as the baseline for the HTTP path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okane_core.ledger.domain import BalanceChange, Posting
+from okane_core.ledger.views import AccountRow, HistoryPage, TransactionView, Wallet
+
+_TXN_COLUMNS = (
+    "t.id, t.kind, t.status, t.failure_reason, t.amount, t.currency, t.debit_account_id, "
+    "t.credit_account_id, t.initiator_id, t.reference, t.note, t.reverses_id, t.expires_at, "
+    "t.created_at, t.updated_at, t.settled_at"
+)
+
+
+def _view(row: Any, viewer_account_id: int | None = None) -> TransactionView:
+    base = TransactionView(*tuple(row)[:16])
+    if viewer_account_id is None:
+        return base
+    direction = "debit" if base.debit_account_id == viewer_account_id else "credit"
+    counterparty_id, counterparty_name = tuple(row)[16:18]
+    return dataclasses.replace(
+        base,
+        direction=direction,
+        counterparty_id=counterparty_id,
+        counterparty_name=counterparty_name,
+    )
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+
+async def insert_account(
+    session: AsyncSession, *, kind: str, currency: str, user_id: uuid.UUID | None, code: str | None
+) -> int:
+    result = await session.execute(
+        text(
+            "INSERT INTO accounts (kind, user_id, code, currency) "
+            "VALUES (:kind, :user_id, :code, :currency) RETURNING id"
+        ),
+        {"kind": kind, "user_id": user_id, "code": code, "currency": currency},
+    )
+    return int(result.scalar_one())
+
+
+async def system_account_id(session: AsyncSession, code: str) -> int | None:
+    result = await session.execute(
+        text("SELECT id FROM accounts WHERE code = :code"), {"code": code}
+    )
+    value = result.scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+async def wallet_of(session: AsyncSession, user_id: uuid.UUID) -> Wallet | None:
+    row = (
+        await session.execute(
+            text(
+                "SELECT id, user_id, currency, available, locked, version "
+                "FROM accounts WHERE user_id = :user_id"
+            ),
+            {"user_id": user_id},
+        )
+    ).one_or_none()
+    return None if row is None else Wallet(*row)
+
+
+async def account(session: AsyncSession, account_id: int) -> AccountRow | None:
+    row = (
+        await session.execute(
+            text(
+                "SELECT id, kind, user_id, code, currency, available, locked, version "
+                "FROM accounts WHERE id = :id"
+            ),
+            {"id": account_id},
+        )
+    ).one_or_none()
+    return None if row is None else AccountRow(*row)
+
+
+async def apply_balance_changes(session: AsyncSession, changes: Sequence[BalanceChange]) -> None:
+    """Apply every delta in one statement; each touched row's version goes up by one."""
+    merged: dict[int, list[int]] = {}
+    for change in changes:
+        deltas = merged.setdefault(change.account_id, [0, 0])
+        deltas[0] += change.available
+        deltas[1] += change.locked
+    ids = sorted(merged)
+    await session.execute(
+        text(
+            "UPDATE accounts a SET available = a.available + d.available, "
+            "locked = a.locked + d.locked, version = a.version + 1, updated_at = now() "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:available AS bigint[]), "
+            "CAST(:locked AS bigint[])) AS d(id, available, locked) WHERE a.id = d.id"
+        ),
+        {
+            "ids": ids,
+            "available": [merged[i][0] for i in ids],
+            "locked": [merged[i][1] for i in ids],
+        },
+    )
+
+
+# --- transactions -----------------------------------------------------------------------------
+
+
+async def insert_transaction(
+    session: AsyncSession,
+    *,
+    id: uuid.UUID,
+    kind: str,
+    status: str,
+    amount: int,
+    currency: str,
+    debit_account_id: int,
+    credit_account_id: int,
+    initiator_id: uuid.UUID | None,
+    failure_reason: str | None = None,
+    reference: str | None = None,
+    note: str | None = None,
+    reverses_id: uuid.UUID | None = None,
+    expires_in_seconds: int | None = None,
+) -> TransactionView:
+    """Insert a transaction. Final ones are settled now; pending ones expire after
+    ``expires_in_seconds`` (database clock, so every replica agrees)."""
+    row = (
+        await session.execute(
+            text(
+                "INSERT INTO transactions AS t (id, kind, status, failure_reason, amount, "
+                "currency, debit_account_id, credit_account_id, initiator_id, reference, note, "
+                "reverses_id, expires_at, settled_at) "
+                "VALUES (:id, :kind, :status, :failure_reason, :amount, :currency, :debit, "
+                ":credit, :initiator_id, :reference, :note, :reverses_id, "
+                "now() + make_interval(secs => CAST(:ttl AS double precision)), "
+                "CASE WHEN CAST(:final AS boolean) THEN now() END) "
+                f"RETURNING {_TXN_COLUMNS}"
+            ),
+            {
+                "id": id,
+                "kind": kind,
+                "status": status,
+                "failure_reason": failure_reason,
+                "amount": amount,
+                "currency": currency,
+                "debit": debit_account_id,
+                "credit": credit_account_id,
+                "initiator_id": initiator_id,
+                "reference": reference,
+                "note": note,
+                "reverses_id": reverses_id,
+                "ttl": expires_in_seconds,
+                "final": status != "processing",
+            },
+        )
+    ).one()
+    return _view(row)
+
+
+async def reversal_of(session: AsyncSession, transaction_id: uuid.UUID) -> uuid.UUID | None:
+    result = await session.execute(
+        text("SELECT id FROM transactions WHERE reverses_id = :id"), {"id": transaction_id}
+    )
+    value = result.scalar_one_or_none()
+    return None if value is None else uuid.UUID(str(value))
+
+
+async def database_now(session: AsyncSession) -> datetime:
+    return (await session.execute(text("SELECT now()"))).scalar_one()  # type: ignore[no-any-return]
+
+
+async def insert_postings(
+    session: AsyncSession, transaction_id: uuid.UUID, currency: str, postings: Sequence[Posting]
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO postings (transaction_id, account_id, amount, currency) "
+            "SELECT :txn, p.account_id, p.amount, :currency "
+            "FROM unnest(CAST(:accounts AS bigint[]), CAST(:amounts AS bigint[])) "
+            "AS p(account_id, amount)"
+        ),
+        {
+            "txn": transaction_id,
+            "currency": currency,
+            "accounts": [p.account_id for p in postings],
+            "amounts": [p.amount for p in postings],
+        },
+    )
+
+
+async def postings_of(session: AsyncSession, transaction_id: uuid.UUID) -> list[Posting]:
+    rows = await session.execute(
+        text("SELECT account_id, amount FROM postings WHERE transaction_id = :id ORDER BY id"),
+        {"id": transaction_id},
+    )
+    return [Posting(int(r.account_id), int(r.amount)) for r in rows]
+
+
+async def lock_transaction(
+    session: AsyncSession, *, transaction_id: uuid.UUID | None = None, reference: str | None = None
+) -> TransactionView | None:
+    """Lock one transaction row (by id or by bank reference) before settling it."""
+    where, value = (
+        ("t.id = :v", transaction_id) if reference is None else ("t.reference = :v", reference)
+    )
+    row = (
+        await session.execute(
+            text(f"SELECT {_TXN_COLUMNS} FROM transactions t WHERE {where} FOR NO KEY UPDATE"),
+            {"v": value},
+        )
+    ).one_or_none()
+    return None if row is None else _view(row)
+
+
+async def lock_expired(session: AsyncSession, limit: int) -> list[TransactionView]:
+    """Pending transactions past their deadline, locked; rows another worker holds are skipped."""
+    rows = await session.execute(
+        text(
+            f"SELECT {_TXN_COLUMNS} FROM transactions t "
+            "WHERE t.status = 'processing' AND t.expires_at < now() "
+            "ORDER BY t.expires_at LIMIT :limit FOR NO KEY UPDATE SKIP LOCKED"
+        ),
+        {"limit": limit},
+    )
+    return [_view(row) for row in rows]
+
+
+async def finish_transaction(
+    session: AsyncSession, transaction_id: uuid.UUID, *, status: str, failure_reason: str | None
+) -> TransactionView:
+    row = (
+        await session.execute(
+            text(
+                "UPDATE transactions AS t SET status = :status, failure_reason = :reason, "
+                "updated_at = now(), settled_at = now() WHERE t.id = :id "
+                f"RETURNING {_TXN_COLUMNS}"
+            ),
+            {"id": transaction_id, "status": status, "reason": failure_reason},
+        )
+    ).one()
+    return _view(row)
+
+
+async def spent_today(session: AsyncSession, account_id: int, *, kinds: str, timezone: str) -> int:
+    """Paise this account sent (``kinds='outgoing'``) or topped up (``'topup'``) since local
+    midnight, counting pending and successful transactions. Served by a covering partial index."""
+    if kinds == "outgoing":
+        sql = (
+            "SELECT coalesce(sum(amount), 0) FROM transactions WHERE debit_account_id = :a "
+            "AND kind IN ('p2p', 'withdrawal') AND status <> 'failure' "
+            "AND created_at >= date_trunc('day', now(), :tz)"
+        )
+    else:
+        sql = (
+            "SELECT coalesce(sum(amount), 0) FROM transactions WHERE credit_account_id = :a "
+            "AND kind = 'topup' AND status <> 'failure' "
+            "AND created_at >= date_trunc('day', now(), :tz)"
+        )
+    result = await session.execute(text(sql), {"a": account_id, "tz": timezone})
+    return int(result.scalar_one())
+
+
+# --- reads for one user -----------------------------------------------------------------------
+
+# A user sees every transaction that debits their wallet, and every one that credits it except
+# a failed transfer (money that never arrived is the sender's business, not the recipient's).
+_VISIBLE_CREDIT = "NOT (t.kind = 'p2p' AND t.status = 'failure')"
+
+_COUNTERPARTY = (
+    "LEFT JOIN accounts ca ON ca.id = CASE WHEN t.debit_account_id = :acct "
+    "THEN t.credit_account_id ELSE t.debit_account_id END "
+    "LEFT JOIN users cu ON cu.id = ca.user_id"
+)
+
+
+async def transaction_for_account(
+    session: AsyncSession, account_id: int, transaction_id: uuid.UUID
+) -> TransactionView | None:
+    row = (
+        await session.execute(
+            text(
+                f"SELECT {_TXN_COLUMNS}, cu.id, cu.name FROM transactions t {_COUNTERPARTY} "
+                "WHERE t.id = :id AND (t.debit_account_id = :acct "
+                f"OR (t.credit_account_id = :acct AND {_VISIBLE_CREDIT}))"
+            ),
+            {"id": transaction_id, "acct": account_id},
+        )
+    ).one_or_none()
+    return None if row is None else _view(row, account_id)
+
+
+async def history(
+    session: AsyncSession,
+    account_id: int,
+    *,
+    limit: int,
+    before: uuid.UUID | None,
+    kind: str | None,
+    status: str | None,
+) -> HistoryPage:
+    """Newest first, keyset-paginated on the time-ordered id.
+
+    Two index range scans (debit side, credit side), each stopping after ``limit + 1`` rows, merged:
+    the cost depends on the page size, not on how many transactions the ledger holds.
+    """
+    filters = ""
+    params: dict[str, Any] = {"acct": account_id, "n": limit + 1}
+    if before is not None:
+        filters += " AND t.id < :before"
+        params["before"] = before
+    if kind is not None:
+        filters += " AND t.kind = :kind"
+        params["kind"] = kind
+    if status is not None:
+        filters += " AND t.status = :status"
+        params["status"] = status
+    sql = (
+        f"SELECT {_TXN_COLUMNS}, cu.id, cu.name FROM ("
+        f"(SELECT * FROM transactions t WHERE t.debit_account_id = :acct{filters} "
+        "ORDER BY t.id DESC LIMIT :n) UNION ALL "
+        f"(SELECT * FROM transactions t WHERE t.credit_account_id = :acct AND {_VISIBLE_CREDIT}"
+        f"{filters} ORDER BY t.id DESC LIMIT :n)) t {_COUNTERPARTY} "
+        "ORDER BY t.id DESC LIMIT :n"
+    )
+    rows = (await session.execute(text(sql), params)).all()
+    views = [_view(row, account_id) for row in rows]
+    return HistoryPage(data=views[:limit], has_more=len(views) > limit)
+
+
+# --- idempotency ------------------------------------------------------------------------------
+
+
+async def claim_idempotency_key(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    key: str,
+    operation: str,
+    request_hash: bytes,
+    ttl_seconds: int,
+) -> tuple[bool, str, bytes, uuid.UUID | None]:
+    """Claim ``key`` for this request, or find who holds it.
+
+    Returns ``(claimed, operation, request_hash, transaction_id)``. A concurrent request with the
+    same key waits on the unique index until the first one commits (then sees its result) or
+    rolls back (then claims the key itself). An expired key is taken over.
+    """
+    params = {
+        "user_id": user_id,
+        "key": key,
+        "operation": operation,
+        "hash": request_hash,
+        "ttl": ttl_seconds,
+    }
+    claimed = (
+        await session.execute(
+            text(
+                "INSERT INTO idempotency_keys (user_id, key, operation, request_hash, expires_at) "
+                "VALUES (:user_id, :key, :operation, :hash, now() + make_interval(secs => :ttl)) "
+                "ON CONFLICT (user_id, key) DO UPDATE SET operation = EXCLUDED.operation, "
+                "request_hash = EXCLUDED.request_hash, transaction_id = NULL, "
+                "created_at = now(), expires_at = EXCLUDED.expires_at "
+                "WHERE idempotency_keys.expires_at <= now() RETURNING 1"
+            ),
+            params,
+        )
+    ).scalar_one_or_none()
+    if claimed is not None:
+        return True, operation, request_hash, None
+    row = (
+        await session.execute(
+            text(
+                "SELECT operation, request_hash, transaction_id FROM idempotency_keys "
+                "WHERE user_id = :user_id AND key = :key"
+            ),
+            params,
+        )
+    ).one()
+    return False, row.operation, bytes(row.request_hash), row.transaction_id
+
+
+async def record_idempotency_result(
+    session: AsyncSession, *, user_id: uuid.UUID, key: str, transaction_id: uuid.UUID
+) -> None:
+    await session.execute(
+        text(
+            "UPDATE idempotency_keys SET transaction_id = :txn "
+            "WHERE user_id = :user_id AND key = :key"
+        ),
+        {"txn": transaction_id, "user_id": user_id, "key": key},
+    )
+
+
+async def delete_expired_idempotency_keys(session: AsyncSession, *, limit: int) -> int:
+    result = await session.execute(
+        text(
+            "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_keys "
+            "WHERE expires_at <= now() LIMIT :limit))"
+        ),
+        {"limit": limit},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- bank events ------------------------------------------------------------------------------
+
+
+async def claim_webhook_event(
+    session: AsyncSession, *, event_id: str, event_type: str, reference: str | None
+) -> dict[str, Any] | None:
+    """Insert the event id; ``None`` when this delivery is the first, else the stored answer.
+
+    A concurrent delivery of the same id waits on the primary key until the first commits.
+    """
+    inserted = (
+        await session.execute(
+            text(
+                "INSERT INTO webhook_events (id, type, reference, outcome, response) "
+                "VALUES (:id, :type, :reference, 'pending', '{}'::jsonb) "
+                "ON CONFLICT (id) DO NOTHING RETURNING 1"
+            ),
+            {"id": event_id, "type": event_type, "reference": reference},
+        )
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return None
+    stored = (
+        await session.execute(
+            text("SELECT response FROM webhook_events WHERE id = :id"), {"id": event_id}
+        )
+    ).scalar_one()
+    return dict(stored)
+
+
+async def record_webhook_outcome(
+    session: AsyncSession,
+    *,
+    event_id: str,
+    outcome: str,
+    transaction_id: uuid.UUID | None,
+    response: dict[str, Any],
+) -> None:
+    await session.execute(
+        text(
+            "UPDATE webhook_events SET outcome = :outcome, transaction_id = :txn, "
+            "response = CAST(:response AS jsonb) WHERE id = :id"
+        ),
+        {
+            "id": event_id,
+            "outcome": outcome,
+            "txn": transaction_id,
+            "response": json.dumps(response),
+        },
+    )

@@ -1,0 +1,61 @@
+"""What the ledger returns: plain, immutable values."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    kind: str
+    user_id: uuid.UUID | None
+    code: str | None
+    currency: str
+    available: int
+    locked: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Wallet:
+    account_id: int
+    user_id: uuid.UUID
+    currency: str
+    available: int
+    locked: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionView:
+    """A transaction as one of its parties sees it. ``direction`` is ``debit`` when money leaves
+    the viewer's wallet, ``credit`` when it arrives (``None`` for a system view)."""
+
+    id: uuid.UUID
+    kind: str
+    status: str
+    failure_reason: str | None
+    amount: int
+    currency: str
+    debit_account_id: int
+    credit_account_id: int
+    initiator_id: uuid.UUID | None
+    reference: str | None
+    note: str | None
+    reverses_id: uuid.UUID | None
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    settled_at: datetime | None
+    direction: str | None = None
+    counterparty_id: uuid.UUID | None = None
+    counterparty_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    data: list[TransactionView]
+    has_more: bool

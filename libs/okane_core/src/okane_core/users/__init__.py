@@ -1,0 +1,1 @@
+"""Users: identity, contact details and the lookups the ledger needs."""

@@ -1,0 +1,93 @@
+"""SQL for users."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okane_core.db.models import User
+from okane_core.errors import DuplicateUser
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: uuid.UUID
+    name: str
+    phone: str | None
+    email: str | None
+    password_hash: str | None
+    google_subject: str | None
+    is_admin: bool
+    version: int
+    created_at: datetime
+
+
+_COLUMNS = (
+    User.id,
+    User.name,
+    User.phone,
+    User.email,
+    User.password_hash,
+    User.google_subject,
+    User.is_admin,
+    User.version,
+    User.created_at,
+)
+
+
+def _record(row: Any) -> UserRecord:
+    return UserRecord(*row)
+
+
+async def insert_user(session: AsyncSession, **values: Any) -> UserRecord:
+    """Insert a user; a taken phone, email or Google subject is a ``DuplicateUser``."""
+    try:
+        async with session.begin_nested():
+            row = (await session.execute(insert(User).values(**values).returning(*_COLUMNS))).one()
+    except IntegrityError as error:
+        detail = str(error.orig)
+        field = next((f for f in ("phone", "email", "google_subject") if f in detail), None)
+        raise DuplicateUser(
+            f"a user with this {field or 'identity'} already exists", field=field
+        ) from error
+    return _record(row)
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> UserRecord | None:
+    row = (await session.execute(select(*_COLUMNS).where(User.id == user_id))).one_or_none()
+    return None if row is None else _record(row)
+
+
+async def find_user(session: AsyncSession, by: str, value: str | uuid.UUID) -> UserRecord | None:
+    """Look a user up by ``id``, ``phone``, ``email`` or ``google_subject``."""
+    column = {
+        "id": User.id,
+        "phone": User.phone,
+        "email": User.email,
+        "google_subject": User.google_subject,
+    }[by]
+    row = (await session.execute(select(*_COLUMNS).where(column == value))).one_or_none()
+    return None if row is None else _record(row)
+
+
+async def update_user(session: AsyncSession, user_id: uuid.UUID, **values: Any) -> UserRecord:
+    """Change profile fields; the version goes up so cached profiles are replaced."""
+    try:
+        async with session.begin_nested():
+            row = (
+                await session.execute(
+                    update(User)
+                    .where(User.id == user_id)
+                    .values(**values, version=User.version + 1, updated_at=func.now())
+                    .returning(*_COLUMNS)
+                )
+            ).one()
+    except IntegrityError as error:
+        raise DuplicateUser("that phone or email belongs to another user") from error
+    return _record(row)

@@ -1,0 +1,1 @@
+"""okane_operator."""

@@ -1,0 +1,1 @@
+"""okane_bank_webhook."""

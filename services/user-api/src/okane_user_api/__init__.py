@@ -1,0 +1,1 @@
+"""okane_user_api."""
