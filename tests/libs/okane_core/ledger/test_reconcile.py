@@ -42,11 +42,14 @@ async def test_balance_drift_is_found(sessions: SessionFactory, ledger: Ledger) 
     assert await violations(sessions) == {"account_matches_postings"}
 
 
-async def test_a_hold_without_a_withdrawal_is_found(sessions: SessionFactory, ledger: Ledger) -> None:
+async def test_a_hold_without_a_withdrawal_is_found(
+    sessions: SessionFactory, ledger: Ledger
+) -> None:
     user = await make_user(sessions, ledger)
     await fund(sessions, ledger, user.id, 300)
     await corrupt(
-        sessions, "UPDATE accounts SET available = available - 50, locked = 50 WHERE kind = 'wallet'"
+        sessions,
+        "UPDATE accounts SET available = available - 50, locked = 50 WHERE kind = 'wallet'",
     )
     assert await violations(sessions) == {"locked_equals_pending_withdrawals"}
 
