@@ -15,10 +15,13 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from okane_core.banksim import BankSimulator
 from okane_core.db.engine import create_engine, create_session_factory, run_in_transaction
 from okane_core.db.migrate import upgrade
+from okane_core.ledger import repository as ledger_repo
 from okane_core.ledger.reconcile import reconcile
 from okane_core.ledger.service import Ledger
+from okane_core.localsecrets import local_secrets
 from okane_core.localstack import local_endpoints
 from okane_core.settings import Settings, load_settings
 
@@ -27,8 +30,12 @@ T = TypeVar("T")
 app = typer.Typer(help="OKANE: wallet and P2P payments.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Ledger maintenance.", no_args_is_help=True)
+bank_app = typer.Typer(
+    help="The bank simulator: signed callbacks to bank-webhook.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(bank_app, name="bank")
 
 log = logging.getLogger("okane")
 
@@ -112,7 +119,11 @@ def up() -> None:
     signal.signal(signal.SIGINT, request_stop)
     with local_endpoints(settings) as endpoints:
         upgrade(endpoints.database_url)
-        env = {"OKANE_DATABASE_URL": endpoints.database_url, "OKANE_REDIS_URL": endpoints.redis_url}
+        env = {
+            "OKANE_DATABASE_URL": endpoints.database_url,
+            "OKANE_REDIS_URL": endpoints.redis_url,
+            **local_secrets(settings),
+        }
         services = [
             ("okane_user_api.app:create_app", settings.user_api_host, settings.user_api_port),
             (
@@ -140,6 +151,70 @@ def up() -> None:
                 except subprocess.TimeoutExpired:
                     child.kill()
     log.info("stopped")
+
+
+def _webhook_secret(settings: Settings) -> str:
+    if settings.bank_webhook_secret is not None:
+        return settings.bank_webhook_secret.get_secret_value().split()[0]
+    return local_secrets(settings)["OKANE_BANK_WEBHOOK_SECRET"]
+
+
+async def _pending(settings: Settings, url: str, limit: int) -> list[dict[str, object]]:
+    engine = create_engine(settings, url, application_name="okane-bank")
+    try:
+        async with create_session_factory(engine)() as session:
+            return await ledger_repo.pending_settlements(session, limit=limit)
+    finally:
+        await engine.dispose()
+
+
+@bank_app.command("list")
+def bank_list(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -> None:
+    """Top-ups and withdrawals waiting for the bank, oldest first."""
+    settings = load_settings()
+    rows = _with_database(settings, lambda _, url: _pending(settings, url, limit))
+    for row in rows:
+        typer.echo(
+            f"{row['kind']:<10} {row['reference']}  {row['amount']:>12} paise  "
+            f"{row['name']} ({row['phone']})  expires {row['expires_at']:%Y-%m-%d %H:%M:%S}"
+        )
+    typer.echo(json.dumps({"pending": len(rows)}))
+
+
+def _settle(reference: str, *, approve: bool, amount: int | None) -> None:
+    settings = load_settings()
+    rows = _with_database(settings, lambda _, url: _pending(settings, url, 10_000))
+    match = next((r for r in rows if r["reference"] == reference), None)
+    if match is None and amount is None:
+        typer.echo(f"{reference} is not pending; pass --amount to send the callback anyway")
+        raise typer.Exit(2)
+    kind = (
+        str(match["kind"]) if match else ("topup" if reference.startswith("tp_") else "withdrawal")
+    )
+    paise = amount if amount is not None else int(str(match["amount"]) if match else 0)
+    simulator = BankSimulator(settings.bank_webhook_url, _webhook_secret(settings))
+    event = f"{kind}.{'succeeded' if approve else 'failed'}"
+    delivery = asyncio.run(simulator.deliver(event, reference, paise))
+    typer.echo(
+        json.dumps({"status": delivery.status, "event_id": delivery.event_id, **delivery.body})
+    )
+    raise typer.Exit(0 if delivery.status == 200 else 1)
+
+
+@bank_app.command("approve")
+def bank_approve(
+    reference: str, amount: Annotated[int | None, typer.Option(help="paise")] = None
+) -> None:
+    """Confirm a pending top-up or withdrawal (sends a signed callback)."""
+    _settle(reference, approve=True, amount=amount)
+
+
+@bank_app.command("decline")
+def bank_decline(
+    reference: str, amount: Annotated[int | None, typer.Option(help="paise")] = None
+) -> None:
+    """Refuse a pending top-up or withdrawal (sends a signed callback)."""
+    _settle(reference, approve=False, amount=amount)
 
 
 def _serve(target: str, host: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:

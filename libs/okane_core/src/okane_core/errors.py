@@ -115,3 +115,31 @@ class RetryableConflict(Unavailable):
     """Serialization failure or deadlock that survived the bounded retries."""
 
     code = "retryable_conflict"
+
+
+class AuthenticationFailed(OkaneError):
+    """No valid credentials: missing, wrong, expired or revoked."""
+
+    code = "unauthenticated"
+
+
+class InvalidCredentials(AuthenticationFailed):
+    code = "invalid_credentials"
+
+
+class PermissionDenied(OkaneError):
+    code = "forbidden"
+
+
+class RateLimited(OkaneError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
+
+
+class WebhookRejected(OkaneError):
+    """A bank callback whose signature, timestamp or headers do not verify."""
+
+    code = "invalid_signature"

@@ -52,7 +52,47 @@ class Settings(BaseSettings):
     user_api_port: PositiveInt = 8000
     bank_webhook_host: str = "127.0.0.1"
     bank_webhook_port: PositiveInt = 8001
-    bank_webhook_secret: SecretStr | None = None
+    bank_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="whsec_... secret(s) of the bank's Standard Webhooks signatures; several "
+        "space-separated secrets are accepted while keys rotate",
+    )
+    bank_webhook_url: str = Field(
+        default="http://127.0.0.1:8001/webhooks/bank",
+        description="where the bank simulator (okane bank) delivers callbacks",
+    )
+    expiry_sweep_seconds: PositiveInt = Field(
+        default=30, description="how often bank-webhook expires overdue top-ups and withdrawals"
+    )
+
+    # Authentication (user-api).
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="HMAC key for access tokens (32+ bytes of randomness)"
+    )
+    access_token_seconds: PositiveInt = 15 * 60
+    refresh_token_seconds: PositiveInt = 30 * 24 * 60 * 60
+    login_attempts_per_account: PositiveInt = Field(
+        default=5, description="failed logins per account per window before 429"
+    )
+    login_attempts_per_address: PositiveInt = Field(
+        default=30, description="login attempts per client address per window before 429"
+    )
+    login_window_seconds: PositiveInt = 15 * 60
+    max_body_bytes: PositiveInt = 64 * 1024
+
+    # Google sign-in (OpenID Connect).
+    oidc_issuer: str | None = Field(default=None, description="e.g. https://accounts.google.com")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="user-api's external base URL"
+    )
+    session_secret: SecretStr | None = Field(
+        default=None, description="signs the short-lived cookie that carries OIDC state"
+    )
+    admin_emails: str = Field(
+        default="", description="comma-separated emails that get the admin role at sign-up"
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,40 +1,92 @@
-"""The okane-bank-webhook ASGI application factory."""
+"""The bank-webhook ASGI application factory:
+``uvicorn --factory okane_bank_webhook.app:create_app``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import text
 
-from okane_core.db.engine import create_engine
+from okane_bank_webhook.endpoints import WebhookState
+from okane_bank_webhook.endpoints import router as webhook_router
+from okane_core.cache.client import create_redis
+from okane_core.db.engine import create_engine, create_session_factory, run_in_transaction
+from okane_core.ledger.service import Ledger
 from okane_core.settings import Settings, load_settings
+from okane_core.webhooks import decode_secret
+from okane_web.health import router as health_router
+from okane_web.limits import BodySizeLimit
+from okane_web.problems import install_problem_handlers
+
+log = logging.getLogger(__name__)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    if settings.bank_webhook_secret is None:
+        raise RuntimeError("OKANE_BANK_WEBHOOK_SECRET must be set (`okane up` generates one)")
+    secrets = settings.bank_webhook_secret.get_secret_value().split()
+    for secret in secrets:
+        decode_secret(secret)  # fail at start-up, not on the first delivery
+    return secrets
+
+
+async def _expire_forever(state: WebhookState) -> None:
+    """Expire overdue top-ups and withdrawals (releasing holds) every few seconds. Safe with
+    many replicas: rows another replica is expiring are skipped (SKIP LOCKED)."""
+    while True:
+        await asyncio.sleep(state.settings.expiry_sweep_seconds)
+        try:
+            count = await run_in_transaction(
+                state.sessions, lambda s: state.ledger.expire_pending(s, limit=500)
+            )
+            if count:
+                log.info("expired %d overdue transactions", count)
+        except Exception:
+            log.exception("expiry sweep failed; retrying next round")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    if settings.database_url is None or settings.redis_url is None:
+        raise RuntimeError("OKANE_DATABASE_URL and OKANE_REDIS_URL must be set (`okane up` does)")
+    database_url, redis_url = settings.database_url, settings.redis_url
+    secrets = _secrets(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.database_url is None:
-            raise RuntimeError("OKANE_DATABASE_URL is not set (`okane up` sets it)")
-        app.state.engine = create_engine(
-            settings, settings.database_url, application_name="okane-bank-webhook"
+        engine = create_engine(settings, database_url, application_name="okane-bank-webhook")
+        redis = create_redis(redis_url)
+        state = WebhookState(
+            settings=settings,
+            sessions=create_session_factory(engine),
+            ledger=Ledger(settings),
+            redis=redis,
+            secrets=secrets,
         )
-        yield
-        await app.state.engine.dispose()
+        app.state.webhook = state
+        app.state.engine = engine
+        sweeper = asyncio.create_task(_expire_forever(state), name="expiry-sweeper")
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await redis.aclose()
+            await engine.dispose()
 
-    app = FastAPI(title="OKANE bank-webhook", lifespan=lifespan)
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz() -> dict[str, str]:
-        async with app.state.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return {"status": "ready"}
-
+    app = FastAPI(
+        title="OKANE bank webhook",
+        version="1.0.0",
+        description="Signed bank callbacks (Standard Webhooks) settling top-ups and withdrawals.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    app.include_router(webhook_router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -1,40 +1,96 @@
-"""The okane-user-api ASGI application factory."""
+"""The user-api ASGI application factory: ``uvicorn --factory okane_user_api.app:create_app``."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy import text
+from starlette.middleware.sessions import SessionMiddleware
 
-from okane_core.db.engine import create_engine
+from okane_core.cache.client import create_redis
+from okane_core.db.engine import create_engine, create_session_factory
+from okane_core.ledger.service import Ledger
 from okane_core.settings import Settings, load_settings
+from okane_user_api.admin.endpoints import router as admin_router
+from okane_user_api.auth.endpoints import router as auth_router
+from okane_user_api.auth.oidc import create_oauth
+from okane_user_api.auth.passwords import PasswordHasher
+from okane_user_api.auth.ratelimit import RateLimiter
+from okane_user_api.auth.revocation import Revocations
+from okane_user_api.auth.tokens import TokenIssuer
+from okane_user_api.state import AppState
+from okane_user_api.wallet.endpoints import router as wallet_router
+from okane_web.health import router as health_router
+from okane_web.limits import BodySizeLimit
+from okane_web.problems import install_problem_handlers
+
+
+def _require(settings: Settings) -> tuple[str, str, str]:
+    if settings.database_url is None or settings.redis_url is None:
+        raise RuntimeError("OKANE_DATABASE_URL and OKANE_REDIS_URL must be set (`okane up` does)")
+    if settings.jwt_secret is None:
+        raise RuntimeError("OKANE_JWT_SECRET must be set (`okane up` generates a local one)")
+    return settings.database_url, settings.redis_url, settings.jwt_secret.get_secret_value()
+
+
+def _session_secret(settings: Settings, jwt_secret: str) -> str:
+    if settings.session_secret is not None:
+        return settings.session_secret.get_secret_value()
+    return hmac.new(jwt_secret.encode(), b"okane-oidc-state", hashlib.sha256).hexdigest()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    database_url, redis_url, jwt_secret = _require(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.database_url is None:
-            raise RuntimeError("OKANE_DATABASE_URL is not set (`okane up` sets it)")
-        app.state.engine = create_engine(
-            settings, settings.database_url, application_name="okane-user-api"
+        engine = create_engine(settings, database_url, application_name="okane-user-api")
+        redis = create_redis(redis_url)
+        sessions = create_session_factory(engine)
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            redis=redis,
+            ledger=Ledger(settings),
+            tokens=TokenIssuer(jwt_secret, lifetime_seconds=settings.access_token_seconds),
+            passwords=PasswordHasher(),
+            limiter=RateLimiter(redis),
         )
-        yield
-        await app.state.engine.dispose()
+        app.state.okane = state
+        app.state.engine = engine
+        app.state.revocations = Revocations(
+            redis, sessions, ttl_seconds=settings.access_token_seconds
+        )
+        app.state.oauth = create_oauth(settings)
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await engine.dispose()
 
-    app = FastAPI(title="OKANE user-api", lifespan=lifespan)
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz() -> dict[str, str]:
-        async with app.state.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return {"status": "ready"}
-
+    app = FastAPI(
+        title="OKANE user API",
+        version="1.0.0",
+        description="Wallet, payments and history. Amounts are integer paise (1 INR = 100 paise).",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    app.include_router(auth_router)
+    app.include_router(wallet_router)
+    app.include_router(admin_router)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=_session_secret(settings, jwt_secret),
+        session_cookie="okane_oidc",
+        max_age=600,
+        same_site="lax",
+        https_only=settings.public_url.startswith("https://"),
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -205,3 +205,36 @@ class WebhookEvent(Base):
     outcome: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any]]
     received_at: Mapped[datetime] = _now()
+
+
+class Contact(Base):
+    """Someone this user paid or was paid by; kept on each successful transfer so the list is a
+    single index scan (never a directory of all users)."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        CheckConstraint("owner_id <> contact_id", name="not_self"),
+        Index("ix_contacts_owner_id_last_paid_at", "owner_id", text("last_paid_at DESC")),
+    )
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    last_paid_at: Mapped[datetime]
+    payments: Mapped[int] = mapped_column(server_default=text("0"))
+
+
+class AuthSession(Base):
+    """A login: the hash of its current refresh token (rotated on every use) and of the previous
+    one, so a replayed old token is detected and ends the session."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    refresh_token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    previous_token_hash: Mapped[bytes | None] = mapped_column(LargeBinary, unique=True)
+    method: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _now()
+    refreshed_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -463,3 +463,18 @@ async def record_webhook_outcome(
             "response": json.dumps(response),
         },
     )
+
+
+async def pending_settlements(session: AsyncSession, *, limit: int) -> list[dict[str, Any]]:
+    """Top-ups and withdrawals waiting for the bank, oldest first (for the bank simulator)."""
+    rows = await session.execute(
+        text(
+            "SELECT t.kind, t.reference, t.amount, t.created_at, t.expires_at, u.name, u.phone "
+            "FROM transactions t JOIN accounts a ON a.id = CASE t.kind WHEN 'topup' "
+            "THEN t.credit_account_id ELSE t.debit_account_id END "
+            "JOIN users u ON u.id = a.user_id "
+            "WHERE t.status = 'processing' ORDER BY t.expires_at LIMIT :limit"
+        ),
+        {"limit": limit},
+    )
+    return [dict(row._mapping) for row in rows]

@@ -310,7 +310,7 @@ class Ledger:
                     initiator_id=user_id,
                     note=note,
                 )
-            return await self._post(
+            view = await self._post(
                 session,
                 kind=Kind.P2P,
                 debit=sender.id,
@@ -319,6 +319,8 @@ class Ledger:
                 initiator_id=user_id,
                 note=note,
             )
+            await users_repo.record_payment(session, user_id, recipient.id)
+            return view
 
         view, replay = await self._idempotent(
             session,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,3 +91,46 @@ async def update_user(session: AsyncSession, user_id: uuid.UUID, **values: Any) 
     except IntegrityError as error:
         raise DuplicateUser("that phone or email belongs to another user") from error
     return _record(row)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    user_id: uuid.UUID
+    name: str
+    phone: str | None
+    email: str | None
+    last_paid_at: datetime
+    payments: int
+
+
+async def record_payment(session: AsyncSession, payer: uuid.UUID, payee: uuid.UUID) -> bool:
+    """Each becomes the other's most recent contact. Returns whether either is new.
+
+    Both rows are upserted in one statement, in key order, so opposite payments lock the two rows
+    in the same order."""
+    pairs = sorted([(payer, payee), (payee, payer)])
+    result = await session.execute(
+        text(
+            "INSERT INTO contacts AS c (owner_id, contact_id, last_paid_at, payments) "
+            "SELECT o, k, now(), 1 FROM unnest(CAST(:owners AS uuid[]), CAST(:contacts AS uuid[])) "
+            "AS p(o, k) ORDER BY o, k "
+            "ON CONFLICT (owner_id, contact_id) DO UPDATE SET last_paid_at = now(), "
+            "payments = c.payments + 1 RETURNING (xmax = 0) AS inserted"
+        ),
+        {"owners": [p[0] for p in pairs], "contacts": [p[1] for p in pairs]},
+    )
+    return any(row.inserted for row in result)
+
+
+async def list_contacts(
+    session: AsyncSession, owner_id: uuid.UUID, *, limit: int
+) -> list[ContactRecord]:
+    rows = await session.execute(
+        text(
+            "SELECT u.id, u.name, u.phone, u.email, c.last_paid_at, c.payments FROM contacts c "
+            "JOIN users u ON u.id = c.contact_id WHERE c.owner_id = :owner "
+            "ORDER BY c.last_paid_at DESC, c.contact_id LIMIT :limit"
+        ),
+        {"owner": owner_id, "limit": limit},
+    )
+    return [ContactRecord(*row) for row in rows]

@@ -1,0 +1,146 @@
+"""POST /webhooks/bank: verify, then apply exactly once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from redis.asyncio import Redis
+
+from okane_core.db.engine import SessionFactory, run_in_transaction
+from okane_core.errors import InvalidRequest
+from okane_core.ledger.bank import APPLIED, EXPIRED, apply_bank_event
+from okane_core.ledger.domain import MAX_BIGINT
+from okane_core.ledger.service import Ledger
+from okane_core.settings import Settings
+from okane_core.webhooks import verify
+from okane_web.problems import PROBLEM_JSON, problem
+
+router = APIRouter(tags=["webhooks"])
+
+# The answer for each outcome; a redelivery recomputes the same status from the stored outcome.
+STATUS_BY_OUTCOME = {
+    APPLIED: 200,
+    EXPIRED: 409,
+    "already_settled": 409,
+    "transaction_not_found": 404,
+    "amount_mismatch": 422,
+}
+
+
+@dataclass
+class WebhookState:
+    settings: Settings
+    sessions: SessionFactory
+    ledger: Ledger
+    redis: Redis
+    secrets: list[str]
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reference: StrictStr = Field(min_length=1, max_length=64)
+    amount: StrictInt = Field(gt=0, le=MAX_BIGINT, description="paise")
+
+
+class BankEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["topup.succeeded", "topup.failed", "withdrawal.succeeded", "withdrawal.failed"]
+    data: EventData
+
+
+# Documented by hand: FastAPI must not parse (or even read) the body before it is verified.
+EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type", "data"],
+    "properties": {
+        "type": {
+            "type": "string",
+            "enum": [
+                "topup.succeeded",
+                "topup.failed",
+                "withdrawal.succeeded",
+                "withdrawal.failed",
+            ],
+        },
+        "data": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["reference", "amount"],
+            "properties": {
+                "reference": {"type": "string", "minLength": 1, "maxLength": 64},
+                "amount": {"type": "integer", "minimum": 1, "maximum": MAX_BIGINT},
+            },
+        },
+    },
+}
+
+
+def _parse(body: bytes) -> BankEvent:
+    try:
+        return BankEvent.model_validate_json(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first.get("loc", ())) or None
+        raise InvalidRequest(
+            f"{field or 'body'}: {first.get('msg', 'invalid')}", field=field
+        ) from None
+
+
+@router.post(
+    "/webhooks/bank",
+    summary="A bank callback (Standard Webhooks signature required)",
+    description="The raw body is verified against `webhook-signature` before it is parsed.",
+    openapi_extra={
+        "parameters": [
+            {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+            for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": EVENT_SCHEMA}},
+        },
+    },
+    responses={
+        200: {"description": "applied (or already applied: same webhook-id, same answer)"},
+        401: {"description": "missing, invalid or stale signature", "content": {PROBLEM_JSON: {}}},
+        404: {"description": "unknown reference"},
+        409: {"description": "already settled by another event, or expired"},
+        422: {"description": "malformed body or wrong amount"},
+    },
+)
+async def bank_callback(request: Request) -> JSONResponse:
+    state: WebhookState = request.app.state.webhook
+    body = await request.body()
+    event_id = verify(state.secrets, request.headers, body)
+    event = _parse(body)
+    result = await run_in_transaction(
+        state.sessions,
+        lambda s: apply_bank_event(
+            state.ledger,
+            s,
+            event_id=event_id,
+            event_type=event.type,
+            reference=event.data.reference,
+            amount=event.data.amount,
+        ),
+    )
+    return _answer(result.outcome, result.response, replayed=result.replayed)
+
+
+def _answer(outcome: str, response: dict[str, Any], *, replayed: bool) -> JSONResponse:
+    status = STATUS_BY_OUTCOME.get(outcome, 422)
+    headers = {"Webhook-Replayed": "true"} if replayed else None
+    if status == 200:
+        return JSONResponse(response, status_code=200, headers=headers)
+    return problem(
+        status,
+        outcome,
+        str(response.get("message", outcome)),
+        headers=headers,
+        **{k: v for k, v in response.items() if k not in {"message", "outcome"}},
+    )

@@ -1,0 +1,1 @@
+"""Sign-up, login (password or Google), tokens, sessions and their revocation."""

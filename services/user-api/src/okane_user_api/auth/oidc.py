@@ -1,0 +1,105 @@
+"""Google sign-in: OpenID Connect authorization code flow with state, nonce and PKCE (S256),
+through Authlib. The issuer is configuration, so any OIDC provider works (tests run a real one
+on loopback). Authlib keeps state, nonce and the PKCE verifier in a short-lived signed cookie
+and checks the ID token's signature (JWKS), issuer, audience, expiry and nonce.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.starlette_client import OAuth
+from joserfc.errors import JoseError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from okane_core.db.engine import run_in_transaction
+from okane_core.errors import AuthenticationFailed, DuplicateUser, NotFound
+from okane_core.settings import Settings
+from okane_core.users import repository as users
+from okane_core.users.repository import UserRecord
+from okane_core.users.service import register_user
+from okane_user_api.auth.service import is_admin_email
+from okane_user_api.state import AppState
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "google"
+
+
+def create_oauth(settings: Settings) -> OAuth | None:
+    if not (settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret):
+        return None
+    oauth = OAuth()
+    oauth.register(
+        PROVIDER,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret.get_secret_value(),
+        server_metadata_url=settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
+        client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256"},
+    )
+    return oauth
+
+
+def _client(oauth: OAuth | None) -> Any:
+    if oauth is None:
+        raise NotFound("Google sign-in is not configured")
+    return oauth.create_client(PROVIDER)
+
+
+async def begin(oauth: OAuth | None, request: Request, redirect_uri: str) -> RedirectResponse:
+    response: RedirectResponse = await _client(oauth).authorize_redirect(request, redirect_uri)
+    return response
+
+
+async def complete(oauth: OAuth | None, request: Request) -> dict[str, Any]:
+    """The verified ID token claims of the provider's callback."""
+    client = _client(oauth)
+    if "error" in request.query_params:
+        raise AuthenticationFailed(f"sign-in was refused: {request.query_params['error']}")
+    try:
+        token = await client.authorize_access_token(request)
+    except (OAuthError, JoseError, httpx.HTTPError, ValueError, KeyError) as error:
+        log.info("OIDC callback refused: %r", error)
+        raise AuthenticationFailed("Google sign-in could not be verified") from error
+    claims = token.get("userinfo")
+    if not claims or not claims.get("sub"):
+        raise AuthenticationFailed("Google sign-in returned no identity")
+    return dict(claims)
+
+
+async def user_for(state: AppState, claims: dict[str, Any]) -> UserRecord:
+    """The OKANE user for a verified Google identity: found by subject, linked by a verified
+    email, or created with a wallet on first sign-in."""
+    subject = str(claims["sub"])
+    verified = bool(claims.get("email_verified")) and bool(claims.get("email"))
+    email = str(claims["email"]).lower() if verified else None
+    name = str(claims.get("name") or (email or "OKANE user").split("@")[0])
+
+    async def find_or_create(s: AsyncSession) -> UserRecord:
+        user = await users.find_user(s, "google_subject", subject)
+        if user is not None:
+            return user
+        if email is not None:
+            existing = await users.find_user(s, "email", email)
+            if existing is not None:
+                if existing.google_subject is not None:
+                    raise DuplicateUser("this email belongs to another Google account")
+                return await users.update_user(s, existing.id, google_subject=subject)
+        if email is None:
+            raise AuthenticationFailed("a verified email is needed to create an account")
+        return await register_user(
+            s,
+            state.ledger,
+            name=name,
+            phone=None,
+            email=email,
+            google_subject=subject,
+            is_admin=is_admin_email(state, email),
+        )
+
+    return await run_in_transaction(state.sessions, find_or_create)

@@ -1,0 +1,85 @@
+"""SQL for login sessions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    expires_at: datetime
+    revoked_at: datetime | None
+    reused: bool  # found by its previous (already rotated) refresh token
+
+
+async def create_session(
+    session: AsyncSession,
+    *,
+    session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    refresh_hash: bytes,
+    method: str,
+    lifetime_seconds: int,
+) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO auth_sessions (id, user_id, refresh_token_hash, method, expires_at) "
+            "VALUES (:id, :user_id, :hash, :method, now() + make_interval(secs => :ttl))"
+        ),
+        {
+            "id": session_id,
+            "user_id": user_id,
+            "hash": refresh_hash,
+            "method": method,
+            "ttl": lifetime_seconds,
+        },
+    )
+
+
+async def lock_session_by_token(session: AsyncSession, refresh_hash: bytes) -> SessionRow | None:
+    row = (
+        await session.execute(
+            text(
+                "SELECT id, user_id, expires_at, revoked_at, "
+                "refresh_token_hash <> :hash AS reused FROM auth_sessions "
+                "WHERE refresh_token_hash = :hash OR previous_token_hash = :hash FOR UPDATE"
+            ),
+            {"hash": refresh_hash},
+        )
+    ).one_or_none()
+    return None if row is None else SessionRow(*row)
+
+
+async def rotate(session: AsyncSession, session_id: uuid.UUID, new_hash: bytes) -> None:
+    await session.execute(
+        text(
+            "UPDATE auth_sessions SET previous_token_hash = refresh_token_hash, "
+            "refresh_token_hash = :hash, refreshed_at = now() WHERE id = :id"
+        ),
+        {"id": session_id, "hash": new_hash},
+    )
+
+
+async def revoke(session: AsyncSession, session_id: uuid.UUID) -> None:
+    await session.execute(
+        text("UPDATE auth_sessions SET revoked_at = coalesce(revoked_at, now()) WHERE id = :id"),
+        {"id": session_id},
+    )
+
+
+async def is_active(session: AsyncSession, session_id: uuid.UUID) -> bool:
+    result = await session.execute(
+        text(
+            "SELECT 1 FROM auth_sessions WHERE id = :id AND revoked_at IS NULL "
+            "AND expires_at > now()"
+        ),
+        {"id": session_id},
+    )
+    return result.scalar_one_or_none() is not None

@@ -1,0 +1,50 @@
+"""Is an access token's session still live?
+
+Access tokens are checked against a Redis set of revoked sessions, so an authenticated read costs
+no database query. Redis holds each revocation for as long as any access token of that session
+can live. When Redis cannot answer, the database is asked instead: a revoked session is never
+accepted, and no request fails because Redis is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from okane_core.db.engine import SessionFactory
+from okane_user_api.auth import repository
+
+log = logging.getLogger(__name__)
+
+
+def revoked_key(user_id: uuid.UUID, session_id: uuid.UUID) -> str:
+    # The user id is the hash tag: all of one user's keys live in one Redis Cluster slot.
+    return f"okane:v1:revoked-session:{{{user_id}}}:{session_id}"
+
+
+class Revocations:
+    def __init__(self, redis: Redis, sessions: SessionFactory, *, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._sessions = sessions
+        self._ttl = ttl_seconds
+
+    async def is_revoked(self, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+        try:
+            return bool(await self._redis.exists(revoked_key(user_id, session_id)))
+        except RedisError as error:
+            log.warning("revocation check fell back to the database: %s", error)
+        async with self._sessions() as db:
+            return not await repository.is_active(db, session_id)
+
+    async def publish(self, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+        """Called after the revocation committed to the database."""
+        try:
+            await self._redis.set(revoked_key(user_id, session_id), b"1", ex=self._ttl + 60)
+        except RedisError:
+            # The database already holds the revocation, and checks fall back to it whenever
+            # Redis is unavailable; a Redis that is up but missed this write would accept the
+            # token until it expires, so say so loudly.
+            log.exception("could not record revoked session %s in Redis", session_id)

@@ -1,0 +1,146 @@
+"""Authentication use cases. Each runs in its own unit of work; none knows HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okane_core.db.engine import run_in_transaction
+from okane_core.errors import (
+    AuthenticationFailed,
+    InvalidCredentials,
+    InvalidRequest,
+    RateLimited,
+)
+from okane_core.ids import new_id
+from okane_core.users import repository as users
+from okane_core.users.domain import normalize_email, normalize_phone
+from okane_core.users.repository import UserRecord
+from okane_core.users.service import register_user
+from okane_user_api.auth import repository
+from okane_user_api.auth.revocation import Revocations
+from okane_user_api.auth.tokens import Principal, hash_refresh_token, new_refresh_token
+from okane_user_api.state import AppState
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: UserRecord
+
+
+def is_admin_email(state: AppState, email: str | None) -> bool:
+    admins = {e.strip().lower() for e in state.settings.admin_emails.split(",") if e.strip()}
+    return email is not None and email in admins
+
+
+async def signup(
+    state: AppState, *, name: str, phone: str, email: str | None, password: str
+) -> UserRecord:
+    password_hash = await state.passwords.hash(password)
+    clean_email = None if email is None else normalize_email(email)
+    return await run_in_transaction(
+        state.sessions,
+        lambda s: register_user(
+            s,
+            state.ledger,
+            name=name,
+            phone=phone,
+            email=clean_email,
+            password_hash=password_hash,
+            is_admin=is_admin_email(state, clean_email),
+        ),
+    )
+
+
+async def start_session(state: AppState, user: UserRecord, *, method: str) -> IssuedTokens:
+    session_id = new_id()
+    refresh = new_refresh_token()
+    await run_in_transaction(
+        state.sessions,
+        lambda s: repository.create_session(
+            s,
+            session_id=session_id,
+            user_id=user.id,
+            refresh_hash=hash_refresh_token(refresh),
+            method=method,
+            lifetime_seconds=state.settings.refresh_token_seconds,
+        ),
+    )
+    access = state.tokens.issue(user.id, session_id, is_admin=user.is_admin)
+    return IssuedTokens(access, refresh, state.tokens.lifetime_seconds, user)
+
+
+def _identify(login: str) -> tuple[str, str]:
+    value = login.strip()
+    if "@" in value:
+        return "email", normalize_email(value, field="login")
+    return "phone", normalize_phone(value, field="login")
+
+
+async def login(state: AppState, *, login: str, password: str, client: str) -> IssuedTokens:
+    """Password login, rate limited per client address (every attempt) and per account
+    (failures). A wrong password and an unknown login are indistinguishable."""
+    settings = state.settings
+    window = settings.login_window_seconds
+    wait = await state.limiter.hit(
+        "login-address", client, settings.login_attempts_per_address, window
+    )
+    if wait is not None:
+        raise RateLimited("too many login attempts from this address", retry_after=wait)
+    try:
+        by, value = _identify(login)
+    except InvalidRequest:
+        by, value = "email", login.strip().lower()
+    account = f"{by}:{value}"
+    wait = await state.limiter.peek("login-account", account, settings.login_attempts_per_account)
+    if wait is not None:
+        raise RateLimited("too many failed logins for this account", retry_after=wait)
+    async with state.sessions() as s:
+        user = await users.find_user(s, by, value)
+    if not await state.passwords.verify(None if user is None else user.password_hash, password):
+        await state.limiter.hit(
+            "login-account", account, settings.login_attempts_per_account, window
+        )
+        raise InvalidCredentials("the login or the password is wrong")
+    assert user is not None
+    await state.limiter.reset("login-account", account)
+    return await start_session(state, user, method="password")
+
+
+async def refresh(state: AppState, revocations: Revocations, token: str) -> IssuedTokens:
+    """Rotate the refresh token. Presenting an already-rotated token means it was copied:
+    the whole session is revoked."""
+    new_refresh = new_refresh_token()
+
+    async def rotate(s: AsyncSession) -> tuple[uuid.UUID, uuid.UUID, bool]:
+        row = await repository.lock_session_by_token(s, hash_refresh_token(token))
+        if row is None or row.revoked_at is not None:
+            raise AuthenticationFailed("the refresh token is invalid")
+        if row.reused:
+            await repository.revoke(s, row.id)
+            return row.user_id, row.id, False
+        if not await repository.is_active(s, row.id):
+            raise AuthenticationFailed("the refresh token has expired")
+        await repository.rotate(s, row.id, hash_refresh_token(new_refresh))
+        return row.user_id, row.id, True
+
+    user_id, session_id, rotated = await run_in_transaction(state.sessions, rotate)
+    if not rotated:
+        await revocations.publish(user_id, session_id)
+        raise AuthenticationFailed("the refresh token was already used; the session is ended")
+    async with state.sessions() as s:
+        user = await users.get_user(s, user_id)
+    if user is None:
+        raise AuthenticationFailed("the user no longer exists")
+    access = state.tokens.issue(user.id, session_id, is_admin=user.is_admin)
+    return IssuedTokens(access, new_refresh, state.tokens.lifetime_seconds, user)
+
+
+async def logout(state: AppState, revocations: Revocations, principal: Principal) -> None:
+    await run_in_transaction(state.sessions, lambda s: repository.revoke(s, principal.session_id))
+    await revocations.publish(principal.user_id, principal.session_id)

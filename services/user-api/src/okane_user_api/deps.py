@@ -1,0 +1,50 @@
+"""Request dependencies: the app state and the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from okane_core.errors import AuthenticationFailed, PermissionDenied
+from okane_user_api.auth.revocation import Revocations
+from okane_user_api.auth.tokens import Principal
+from okane_user_api.state import AppState, get_state
+
+bearer = HTTPBearer(auto_error=False, description="an access token from /v1/auth/login")
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def get_revocations(request: Request) -> Revocations:
+    revocations: Revocations = request.app.state.revocations
+    return revocations
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    state: State,
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationFailed("a bearer access token is required")
+    principal = state.tokens.verify(credentials.credentials)
+    if await get_revocations(request).is_revoked(principal.user_id, principal.session_id):
+        raise AuthenticationFailed("this session has ended; log in again")
+    return principal
+
+
+async def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.is_admin:
+        raise PermissionDenied("this needs the admin role")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+Admin = Annotated[Principal, Depends(admin_principal)]
+Revocation = Annotated[Revocations, Depends(get_revocations)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

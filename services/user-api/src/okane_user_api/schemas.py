@@ -1,0 +1,173 @@
+"""Request and response bodies. Requests refuse unknown fields and coerce nothing: an amount
+is a JSON integer of paise, never a string or a float."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from okane_core.ledger.domain import MAX_BIGINT
+from okane_core.ledger.views import TransactionView, Wallet
+from okane_core.users.repository import ContactRecord, UserRecord
+
+Paise = Annotated[
+    StrictInt, Field(gt=0, le=MAX_BIGINT, description="amount in paise (1 INR = 100)")
+]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SignupRequest(Request):
+    name: StrictStr = Field(min_length=1, max_length=100)
+    phone: StrictStr = Field(min_length=7, max_length=20, examples=["+919876543210"])
+    email: StrictStr | None = Field(default=None, max_length=254)
+    password: StrictStr = Field(min_length=8, max_length=128)
+
+
+class LoginRequest(Request):
+    login: StrictStr = Field(min_length=1, max_length=254, description="phone or email")
+    password: StrictStr = Field(min_length=1, max_length=128)
+
+
+class RefreshRequest(Request):
+    refresh_token: StrictStr = Field(min_length=1, max_length=256)
+
+
+class ProfileUpdate(Request):
+    name: StrictStr | None = Field(default=None, min_length=1, max_length=100)
+    email: StrictStr | None = Field(default=None, max_length=254)
+
+
+class TopupRequest(Request):
+    amount: Paise
+
+
+class TransferRequest(Request):
+    to: StrictStr = Field(min_length=1, max_length=254, description="phone, email or user id")
+    amount: Paise
+    note: StrictStr | None = Field(default=None, max_length=140)
+
+
+class WithdrawalRequest(Request):
+    amount: Paise
+
+
+class ReversalRequest(Request):
+    note: StrictStr | None = Field(default=None, max_length=140)
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    phone: str | None
+    email: str | None
+
+    @classmethod
+    def of(cls, user: UserRecord) -> UserOut:
+        return cls(id=user.id, name=user.name, phone=user.phone, email=user.email)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - not a secret
+    expires_in: int = Field(description="seconds until the access token expires")
+
+
+class WalletOut(BaseModel):
+    currency: str
+    available: int
+    locked: int
+    version: int = Field(description="increases on every change of this wallet")
+
+    @classmethod
+    def of(cls, wallet: Wallet) -> WalletOut:
+        return cls(
+            currency=wallet.currency,
+            available=wallet.available,
+            locked=wallet.locked,
+            version=wallet.version,
+        )
+
+
+class Counterparty(BaseModel):
+    id: uuid.UUID | None = Field(description="the other user; null for the bank")
+    name: str
+
+
+class TransactionOut(BaseModel):
+    id: uuid.UUID
+    kind: Literal["topup", "p2p", "withdrawal", "reversal"]
+    status: Literal["processing", "success", "failure"]
+    amount: int
+    currency: str
+    direction: Literal["debit", "credit"] | None
+    failure_reason: str | None
+    reference: str | None = Field(description="what the bank quotes for top-ups and withdrawals")
+    note: str | None
+    counterparty: Counterparty | None
+    reverses: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    settled_at: datetime | None
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, view: TransactionView) -> TransactionOut:
+        counterparty = None
+        if view.counterparty_id is not None:
+            counterparty = Counterparty(id=view.counterparty_id, name=view.counterparty_name or "")
+        elif view.direction is not None:
+            # The other side is a system account: OKANE itself for grants, else the bank.
+            counterparty = Counterparty(id=None, name="OKANE" if view.kind == "p2p" else "Bank")
+        return cls(
+            id=view.id,
+            kind=view.kind,
+            status=view.status,
+            amount=view.amount,
+            currency=view.currency,
+            direction=view.direction,
+            failure_reason=view.failure_reason,
+            reference=view.reference,
+            note=view.note,
+            counterparty=counterparty,
+            reverses=view.reverses_id,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+            settled_at=view.settled_at,
+            expires_at=view.expires_at,
+        )
+
+
+class TransactionPage(BaseModel):
+    data: list[TransactionOut]
+    has_more: bool
+
+
+class ContactOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    phone: str | None
+    email: str | None
+    last_paid_at: datetime
+    payments: int
+
+    @classmethod
+    def of(cls, contact: ContactRecord) -> ContactOut:
+        return cls(
+            id=contact.user_id,
+            name=contact.name,
+            phone=contact.phone,
+            email=contact.email,
+            last_paid_at=contact.last_paid_at,
+            payments=contact.payments,
+        )
+
+
+class ContactList(BaseModel):
+    data: list[ContactOut]

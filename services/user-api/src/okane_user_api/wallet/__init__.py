@@ -1,0 +1,1 @@
+"""The wallet: balance, money movement, history and contacts."""

@@ -1,0 +1,200 @@
+"""/v1: the signed-in user's profile, wallet, money movement, history and contacts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Response, status
+
+from okane_core.db.engine import run_in_transaction
+from okane_core.errors import UserNotFound
+from okane_core.ledger.views import TransactionView
+from okane_core.users import repository as users
+from okane_core.users.domain import normalize_email
+from okane_user_api.deps import CurrentUser, State
+from okane_user_api.schemas import (
+    ContactList,
+    ContactOut,
+    ProfileUpdate,
+    TopupRequest,
+    TransactionOut,
+    TransactionPage,
+    TransferRequest,
+    UserOut,
+    WalletOut,
+    WithdrawalRequest,
+)
+
+router = APIRouter(prefix="/v1", tags=["wallet"])
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="unique per request: a retry with the same key returns the first result",
+    ),
+]
+
+Responses = dict[int | str, dict[str, Any]]
+
+AUTH: Responses = {401: {"description": "missing, invalid or revoked access token"}}
+MOVE: Responses = {
+    **AUTH,
+    404: {"description": "recipient not found"},
+    409: {"description": "Idempotency-Key reused for a different request"},
+    422: {"description": "invalid amount, limit exceeded, or invalid input"},
+    503: {"description": "the wallet is busy; retry with the same Idempotency-Key"},
+}
+
+
+def _created(view: TransactionView, replayed: bool, response: Response) -> TransactionOut:
+    response.status_code = status.HTTP_201_CREATED
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return TransactionOut.of(view)
+
+
+@router.get("/me", responses=AUTH)
+async def me(principal: CurrentUser, state: State) -> UserOut:
+    async with state.sessions() as s:
+        user = await users.get_user(s, principal.user_id)
+    if user is None:
+        raise UserNotFound("this user no longer exists")
+    return UserOut.of(user)
+
+
+@router.patch("/me", responses={**AUTH, 409: {"description": "email taken"}})
+async def update_me(body: ProfileUpdate, principal: CurrentUser, state: State) -> UserOut:
+    changes: dict[str, str] = {}
+    if body.name is not None:
+        changes["name"] = " ".join(body.name.split())
+    if body.email is not None:
+        changes["email"] = normalize_email(body.email)
+    if not changes:
+        async with state.sessions() as s:
+            current = await users.get_user(s, principal.user_id)
+        if current is None:
+            raise UserNotFound("this user no longer exists")
+        return UserOut.of(current)
+    user = await run_in_transaction(
+        state.sessions, lambda s: users.update_user(s, principal.user_id, **changes)
+    )
+    return UserOut.of(user)
+
+
+@router.get("/wallet", responses=AUTH)
+async def wallet(principal: CurrentUser, state: State) -> WalletOut:
+    async with state.sessions() as s:
+        return WalletOut.of(await state.ledger.wallet(s, principal.user_id))
+
+
+@router.post("/topups", status_code=status.HTTP_201_CREATED, responses=MOVE)
+async def start_topup(
+    body: TopupRequest,
+    key: IdempotencyKey,
+    principal: CurrentUser,
+    state: State,
+    response: Response,
+) -> TransactionOut:
+    """Start adding money from the bank. The top-up stays ``processing`` until the bank
+    confirms it (quoting ``reference``) through the bank webhook."""
+    view, replayed = await run_in_transaction(
+        state.sessions,
+        lambda s: state.ledger.start_topup(
+            s, user_id=principal.user_id, amount=body.amount, idempotency_key=key
+        ),
+    )
+    return _created(view, replayed, response)
+
+
+@router.post("/transfers", status_code=status.HTTP_201_CREATED, responses=MOVE)
+async def transfer(
+    body: TransferRequest,
+    key: IdempotencyKey,
+    principal: CurrentUser,
+    state: State,
+    response: Response,
+) -> TransactionOut:
+    """Pay another user by phone, email or user id. Not enough money is a ``failure`` with
+    reason ``insufficient_funds`` (recorded, nothing moved)."""
+    view, replayed = await run_in_transaction(
+        state.sessions,
+        lambda s: state.ledger.transfer(
+            s,
+            user_id=principal.user_id,
+            to=body.to,
+            amount=body.amount,
+            note=body.note,
+            idempotency_key=key,
+        ),
+    )
+    return _created(view, replayed, response)
+
+
+@router.post("/withdrawals", status_code=status.HTTP_201_CREATED, responses=MOVE)
+async def withdraw(
+    body: WithdrawalRequest,
+    key: IdempotencyKey,
+    principal: CurrentUser,
+    state: State,
+    response: Response,
+) -> TransactionOut:
+    """Withdraw to the bank: the amount is held (``locked``) until the bank pays it out."""
+    view, replayed = await run_in_transaction(
+        state.sessions,
+        lambda s: state.ledger.request_withdrawal(
+            s, user_id=principal.user_id, amount=body.amount, idempotency_key=key
+        ),
+    )
+    return _created(view, replayed, response)
+
+
+@router.get("/transactions", responses={**AUTH, 404: {"description": "unknown cursor"}})
+async def transactions(
+    principal: CurrentUser,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    starting_after: Annotated[
+        uuid.UUID | None, Query(description="id of the last transaction of the previous page")
+    ] = None,
+    kind: Literal["topup", "p2p", "withdrawal", "reversal"] | None = None,
+    status_filter: Annotated[
+        Literal["processing", "success", "failure"] | None, Query(alias="status")
+    ] = None,
+) -> TransactionPage:
+    """History, newest first, paginated by cursor."""
+    async with state.sessions() as s:
+        page = await state.ledger.history(
+            s,
+            principal.user_id,
+            limit=limit,
+            starting_after=starting_after,
+            kind=kind,
+            status=status_filter,
+        )
+    return TransactionPage(data=[TransactionOut.of(v) for v in page.data], has_more=page.has_more)
+
+
+@router.get("/transactions/{transaction_id}", responses={**AUTH, 404: {"description": "not found"}})
+async def transaction(
+    transaction_id: uuid.UUID, principal: CurrentUser, state: State
+) -> TransactionOut:
+    async with state.sessions() as s:
+        return TransactionOut.of(
+            await state.ledger.transaction(s, principal.user_id, transaction_id)
+        )
+
+
+@router.get("/contacts", responses=AUTH)
+async def contacts(
+    principal: CurrentUser,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ContactList:
+    """People this user paid or was paid by, most recent first."""
+    async with state.sessions() as s:
+        found = await users.list_contacts(s, principal.user_id, limit=limit)
+    return ContactList(data=[ContactOut.of(c) for c in found])

@@ -1,0 +1,110 @@
+"""A small HTTP client for the tests: what a user's app and the bank would send."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from okane_core.banksim import BankSimulator, Delivery
+
+_phones = itertools.count(7000000000 + (uuid.uuid4().int % 10**6) * 1000)
+
+
+def next_phone() -> str:
+    return f"+91{next(_phones)}"
+
+
+@dataclass
+class User:
+    id: str
+    name: str
+    phone: str
+    email: str | None
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+class Api:
+    def __init__(self, api_url: str, webhook_url: str, webhook_secret: str) -> None:
+        self.http = httpx.AsyncClient(
+            base_url=api_url, timeout=30, limits=httpx.Limits(max_connections=200)
+        )
+        self.bank_http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200))
+        self.bank = BankSimulator(
+            webhook_url + "/webhooks/bank", webhook_secret, client=self.bank_http
+        )
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.bank_http.aclose()
+
+    async def __aenter__(self) -> Api:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def signup(self, name: str = "Asha", *, email: str | None = None) -> User:
+        phone = next_phone()
+        password = "correct horse battery"
+        body: dict[str, Any] = {"name": name, "phone": phone, "password": password}
+        if email:
+            body["email"] = email
+        created = await self.http.post("/v1/auth/signup", json=body)
+        assert created.status_code == 201, created.text
+        login = await self.http.post("/v1/auth/login", json={"login": phone, "password": password})
+        assert login.status_code == 200, login.text
+        tokens = login.json()
+        return User(
+            created.json()["id"],
+            name,
+            phone,
+            email,
+            password,
+            tokens["access_token"],
+            tokens["refresh_token"],
+        )
+
+    async def wallet(self, user: User) -> tuple[int, int]:
+        response = await self.http.get("/v1/wallet", headers=user.auth)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return body["available"], body["locked"]
+
+    async def post(
+        self, user: User, path: str, body: dict[str, Any], key: str | None = None
+    ) -> httpx.Response:
+        headers = {**user.auth, "Idempotency-Key": key or uuid.uuid4().hex}
+        return await self.http.post(path, json=body, headers=headers)
+
+    async def topup(
+        self, user: User, amount: int, *, approve: bool = True
+    ) -> tuple[dict[str, Any], Delivery]:
+        started = await self.post(user, "/v1/topups", {"amount": amount})
+        assert started.status_code == 201, started.text
+        topup = started.json()
+        assert topup["status"] == "processing"
+        event = "topup.succeeded" if approve else "topup.failed"
+        delivery = await self.bank.deliver(event, topup["reference"], amount)
+        return topup, delivery
+
+    async def fund(self, user: User, amount: int) -> None:
+        _, delivery = await self.topup(user, amount)
+        assert delivery.status == 200, delivery.body
+
+    async def transfer(
+        self, user: User, to: str, amount: int, note: str | None = None, key: str | None = None
+    ) -> httpx.Response:
+        body: dict[str, Any] = {"to": to, "amount": amount}
+        if note is not None:
+            body["note"] = note
+        return await self.post(user, "/v1/transfers", body, key)
