@@ -35,6 +35,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.OkaneError], int]] = [
     (errors.DailyLimitExceeded, 422),
     (errors.InsufficientFunds, 422),
     (errors.AuthenticationFailed, 401),
+    (errors.WebhookRejected, 401),
     (errors.PermissionDenied, 403),
     (errors.RateLimited, 429),
     (errors.NotFound, 404),

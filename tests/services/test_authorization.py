@@ -1,0 +1,94 @@
+"""The authorization matrix: every endpoint, without a token and with another user's token.
+
+The matrix is built from the OpenAPI document, so a new endpoint cannot be forgotten.
+Figures (endpoints x cases) are written to ``.okane/test-reports/authorization-matrix.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+from tests.services.conftest import Stack
+
+REPORT = (
+    Path(__file__).resolve().parents[2] / ".okane" / "test-reports" / "authorization-matrix.json"
+)
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("POST", "/v1/auth/signup"),
+    ("POST", "/v1/auth/login"),
+    ("POST", "/v1/auth/refresh"),
+    ("GET", "/v1/auth/google/login"),
+    ("GET", "/v1/auth/google/callback"),
+}
+
+
+async def test_every_endpoint_requires_a_token_and_scopes_objects_to_their_owner(
+    stack: Stack,
+) -> None:
+    async with stack.api() as api:
+        owner = await api.signup("Owner")
+        intruder = await api.signup("Intruder")
+        bystander = await api.signup("Bystander")
+        await api.fund(owner, 10_000)
+        await api.fund(intruder, 10_000)
+        paid = (await api.transfer(owner, intruder.phone, 100)).json()
+        own = (await api.transfer(owner, bystander.phone, 200)).json()
+        topup = (await api.post(owner, "/v1/topups", {"amount": 500})).json()
+        spec = (await api.http.get("/openapi.json")).json()
+        bodies = {
+            "/v1/topups": {"amount": 100},
+            "/v1/transfers": {"to": intruder.phone, "amount": 100},
+            "/v1/withdrawals": {"amount": 100},
+            "/v1/auth/logout": {},
+            "/v1/me": {"name": "Hacked"},
+            "/v1/admin/transactions/{transaction_id}/reversal": {},
+        }
+        matrix: dict[str, dict[str, int]] = {}
+        for path, operations in spec["paths"].items():
+            for method in operations:
+                verb = method.upper()
+                if (verb, path) in PUBLIC:
+                    continue
+                url = path.replace("{transaction_id}", paid["id"])
+                kwargs = {"json": bodies[path]} if verb in {"POST", "PATCH"} else {}
+                headers = {"Idempotency-Key": uuid.uuid4().hex}
+                anonymous = await api.http.request(verb, url, headers=headers, **kwargs)
+                assert anonymous.status_code == 401, (verb, path, anonymous.text)
+                assert anonymous.json()["code"] == "unauthenticated"
+                bogus = await api.http.request(
+                    verb, url, headers={**headers, "Authorization": "Bearer x.y.z"}, **kwargs
+                )
+                assert bogus.status_code == 401, (verb, path)
+                matrix[f"{verb} {path}"] = {"no_token": 401, "bad_token": 401}
+        # Another user's objects: never 2xx, and indistinguishable from "does not exist".
+        for target in (own["id"], topup["id"]):
+            theirs = await api.http.get(f"/v1/transactions/{target}", headers=intruder.auth)
+            missing = await api.http.get(f"/v1/transactions/{uuid.uuid4()}", headers=intruder.auth)
+            assert theirs.status_code == missing.status_code == 404
+            assert theirs.json()["code"] == missing.json()["code"]
+            cursor = await api.http.get(
+                f"/v1/transactions?starting_after={target}", headers=intruder.auth
+            )
+            assert cursor.status_code == 404
+        matrix["GET /v1/transactions/{transaction_id}"]["other_users_object"] = 404
+        matrix["GET /v1/transactions"]["other_users_cursor"] = 404
+        # The intruder sees the transfer it received, but never the payer's top-up or balance.
+        history = (await api.http.get("/v1/transactions?limit=100", headers=intruder.auth)).json()
+        assert topup["id"] not in {t["id"] for t in history["data"]}
+        # Admin-only: a user token is 403.
+        reversal = await api.http.post(
+            f"/v1/admin/transactions/{paid['id']}/reversal", json={}, headers=intruder.auth
+        )
+        assert reversal.status_code == 403
+        matrix["POST /v1/admin/transactions/{transaction_id}/reversal"]["non_admin"] = 403
+        assert await api.wallet(owner) == (10_000 - 300, 0)
+        REPORT.parent.mkdir(parents=True, exist_ok=True)
+        cases = sum(len(v) for v in matrix.values())
+        REPORT.write_text(
+            json.dumps({"endpoints": len(matrix), "cases": cases, "matrix": matrix}, indent=2)
+        )
+        assert len(matrix) >= 11
