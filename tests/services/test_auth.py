@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from okane_core.localstack import Endpoints
-from tests.services.client import Api, next_phone
+from okane_user_api.auth.tokens import TokenIssuer
+from tests.services.client import next_phone
 from tests.services.conftest import Stack, start_stack, stop_stack
 
 PASSWORD = "correct horse battery"
@@ -120,8 +120,6 @@ async def test_logout_revokes_access_and_refresh(stack: Stack) -> None:
 
 
 async def test_tampered_and_expired_tokens_are_refused(stack: Stack) -> None:
-    from okane_user_api.auth.tokens import TokenIssuer
-
     async with stack.api() as api:
         user = await api.signup("Tara")
         head, payload, signature = user.access_token.split(".")
@@ -159,8 +157,6 @@ def strict_stack(
 
 
 async def test_login_is_rate_limited_per_account_and_per_address(strict_stack: Stack) -> None:
-    import redis.asyncio as aioredis
-
     client = aioredis.Redis.from_url(strict_stack.redis_url)
     await client.flushdb()
     await client.aclose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 from tests.services.conftest import Stack
 
@@ -54,7 +55,7 @@ async def test_every_endpoint_requires_a_token_and_scopes_objects_to_their_owner
                 if (verb, path) in PUBLIC:
                     continue
                 url = path.replace("{transaction_id}", paid["id"])
-                kwargs = {"json": bodies[path]} if verb in {"POST", "PATCH"} else {}
+                kwargs: dict[str, Any] = {"json": bodies[path]} if verb in {"POST", "PATCH"} else {}
                 headers = {"Idempotency-Key": uuid.uuid4().hex}
                 anonymous = await api.http.request(verb, url, headers=headers, **kwargs)
                 assert anonymous.status_code == 401, (verb, path, anonymous.text)

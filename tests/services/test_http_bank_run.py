@@ -21,7 +21,7 @@ from sqlalchemy import text
 from okane_core.db.engine import create_engine, create_session_factory
 from okane_core.ledger.reconcile import reconcile
 from okane_core.settings import load_settings
-from tests.services.client import Api, User
+from tests.services.client import User
 from tests.services.conftest import Stack
 
 SEED = int(os.environ.get("OKANE_BANK_RUN_SEED", "20261126"))

@@ -97,7 +97,7 @@ async def test_withdrawal_and_topup_validation(stack: Stack) -> None:
     async with stack.api() as api:
         user = await api.signup("Drawer")
         for path in ("/v1/topups", "/v1/withdrawals"):
-            for amount in (0, -1, "5", 1.0):
+            for amount in (0, -1, "5", 1.5, True, None):
                 response = await api.post(user, path, {"amount": amount})
                 assert response.status_code == 422, (path, amount)
         poor = await api.post(user, "/v1/withdrawals", {"amount": 100})

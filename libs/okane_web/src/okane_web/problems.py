@@ -15,7 +15,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from okane_core import errors
 
@@ -43,6 +45,69 @@ STATUS_BY_ERROR: list[tuple[type[errors.OkaneError], int]] = [
     (errors.Conflict, 409),
     (errors.Unavailable, 503),
 ]
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(description="a URI naming the kind of problem")
+    title: str
+    status: int
+    detail: str = Field(description="what went wrong, for a person")
+    code: str = Field(description="stable machine code, e.g. insufficient_funds")
+    field: str | None = Field(default=None, description="the offending input, when there is one")
+    errors: list[FieldError] | None = None
+
+
+COMMON_DESCRIPTIONS = {
+    400: "the request could not be read",
+    401: "missing, invalid or revoked credentials",
+    403: "not allowed for this user",
+    404: "no such object (or not this user's)",
+    405: "method not allowed",
+    409: "conflicts with the current state",
+    413: "the body is too large",
+    422: "invalid input; `field` names it",
+    429: "too many requests; see Retry-After",
+    503: "temporarily unavailable; retry",
+}
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The model's JSON schema with its ``$defs`` inlined (response schemas must stand alone)."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+PROBLEM_SCHEMA = _inline_refs(Problem.model_json_schema())
+
+
+def problem_responses(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem+json answers (pass to a router or a route)."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        documented[code] = {
+            "description": descriptions.get(f"d{code}", COMMON_DESCRIPTIONS[code]),
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+    return documented
 
 
 def status_for(error: errors.OkaneError) -> int:
@@ -115,12 +180,28 @@ def install_problem_handlers(app: FastAPI) -> None:
         return _validation_problem(error)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = HTTPStatus(error.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
         headers = dict(error.headers) if error.headers else None
+        if error.status_code == 405:
+            # Starlette lists the methods of the first route that matched the path only.
+            headers = {"Allow": ", ".join(_allowed_methods(app, request))}
+        if error.status_code == 400:
+            # FastAPI's "error parsing the body": malformed JSON or bytes that are not UTF-8.
+            return problem(422, "validation_error", "body: not valid JSON", field="body")
         return problem(error.status_code, code, str(error.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
         return problem(500, "internal_error", "an unexpected error occurred; it has been logged")
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match != Match.NONE and route_methods:
+            methods |= set(route_methods)
+    return sorted(methods)

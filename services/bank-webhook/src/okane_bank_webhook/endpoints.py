@@ -7,16 +7,22 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    ValidationError,
+)
 from redis.asyncio import Redis
 
 from okane_core.db.engine import SessionFactory, run_in_transaction
 from okane_core.errors import InvalidRequest
 from okane_core.ledger.bank import APPLIED, EXPIRED, apply_bank_event
-from okane_core.ledger.domain import MAX_BIGINT
 from okane_core.ledger.service import Ledger
 from okane_core.settings import Settings
 from okane_core.webhooks import verify
+from okane_web.fields import HARD_MAX_PAISE, Paise
 from okane_web.problems import PROBLEM_JSON, problem
 
 router = APIRouter(tags=["webhooks"])
@@ -40,10 +46,14 @@ class WebhookState:
     secrets: list[str]
 
 
+# What okane_core.ids.new_reference produces: anything else cannot name a transaction.
+REFERENCE_PATTERN = r"^(tp|wd)_[0-9a-f]{24}$"
+
+
 class EventData(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reference: StrictStr = Field(min_length=1, max_length=64)
-    amount: StrictInt = Field(gt=0, le=MAX_BIGINT, description="paise")
+    reference: StrictStr = Field(pattern=REFERENCE_PATTERN, description="tp_... or wd_...")
+    amount: Paise
 
 
 class BankEvent(BaseModel):
@@ -72,8 +82,8 @@ EVENT_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "required": ["reference", "amount"],
             "properties": {
-                "reference": {"type": "string", "minLength": 1, "maxLength": 64},
-                "amount": {"type": "integer", "minimum": 1, "maximum": MAX_BIGINT},
+                "reference": {"type": "string", "pattern": REFERENCE_PATTERN},
+                "amount": {"type": "integer", "minimum": 1, "maximum": HARD_MAX_PAISE},
             },
         },
     },

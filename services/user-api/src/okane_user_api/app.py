@@ -6,8 +6,10 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from starlette.middleware.sessions import SessionMiddleware
 
 from okane_core.cache.client import create_redis
@@ -21,6 +23,7 @@ from okane_user_api.auth.passwords import PasswordHasher
 from okane_user_api.auth.ratelimit import RateLimiter
 from okane_user_api.auth.revocation import Revocations
 from okane_user_api.auth.tokens import TokenIssuer
+from okane_user_api.schemas import AMOUNT_MODELS
 from okane_user_api.state import AppState
 from okane_user_api.wallet.endpoints import router as wallet_router
 from okane_web.health import router as health_router
@@ -93,4 +96,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.public_url.startswith("https://"),
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    document_limits(app, settings)
     return app
+
+
+def document_limits(app: FastAPI, settings: Settings) -> None:
+    """Write the configured per-transaction limit into the OpenAPI document's amounts."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for name in AMOUNT_MODELS:
+                amount = schema["components"]["schemas"][name]["properties"]["amount"]
+                amount["maximum"] = settings.max_transaction_amount
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -7,40 +7,65 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
-from okane_core.ledger.domain import MAX_BIGINT
+from okane_core.ledger.domain import storable_text
 from okane_core.ledger.views import TransactionView, Wallet
+from okane_core.users.domain import EMAIL_PATTERN
 from okane_core.users.repository import ContactRecord, UserRecord
+from okane_web.fields import Paise
 
-Paise = Annotated[
-    StrictInt, Field(gt=0, le=MAX_BIGINT, description="amount in paise (1 INR = 100)")
+# Text that PostgreSQL can store (no NUL) and, for names, is not blank.
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
+PHONE_PATTERN = r"^(\+[1-9][0-9]{6,14}|[6-9][0-9]{9}|91[6-9][0-9]{9})$"
+USER_ID_PATTERN = (
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+)
+Phone = Annotated[
+    StrictStr,
+    Field(
+        pattern=PHONE_PATTERN,
+        description="E.164 (+919876543210) or a 10-digit Indian mobile number",
+        examples=["+919876543210"],
+    ),
 ]
+Email = Annotated[StrictStr, Field(max_length=254, pattern=EMAIL_PATTERN)]
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        return storable_text(value)
+
+
+AMOUNT_MODELS = ("TopupRequest", "TransferRequest", "WithdrawalRequest")
 
 
 class SignupRequest(Request):
-    name: StrictStr = Field(min_length=1, max_length=100)
-    phone: StrictStr = Field(min_length=7, max_length=20, examples=["+919876543210"])
-    email: StrictStr | None = Field(default=None, max_length=254)
-    password: StrictStr = Field(min_length=8, max_length=128)
+    name: StrictStr = Field(min_length=1, max_length=100, pattern=NOT_BLANK)
+    phone: Phone
+    email: Email | None = None
+    password: StrictStr = Field(min_length=8, max_length=128, pattern=NO_NUL)
 
 
 class LoginRequest(Request):
-    login: StrictStr = Field(min_length=1, max_length=254, description="phone or email")
-    password: StrictStr = Field(min_length=1, max_length=128)
+    login: StrictStr = Field(
+        min_length=1, max_length=254, pattern=NO_NUL, description="phone or email"
+    )
+    password: StrictStr = Field(min_length=1, max_length=128, pattern=NO_NUL)
 
 
 class RefreshRequest(Request):
-    refresh_token: StrictStr = Field(min_length=1, max_length=256)
+    refresh_token: StrictStr = Field(min_length=1, max_length=256, pattern=NO_NUL)
 
 
 class ProfileUpdate(Request):
-    name: StrictStr | None = Field(default=None, min_length=1, max_length=100)
-    email: StrictStr | None = Field(default=None, max_length=254)
+    name: StrictStr | None = Field(default=None, min_length=1, max_length=100, pattern=NOT_BLANK)
+    email: Email | None = None
 
 
 class TopupRequest(Request):
@@ -48,9 +73,13 @@ class TopupRequest(Request):
 
 
 class TransferRequest(Request):
-    to: StrictStr = Field(min_length=1, max_length=254, description="phone, email or user id")
+    to: StrictStr = Field(
+        max_length=254,
+        pattern=f"{PHONE_PATTERN}|{EMAIL_PATTERN}|{USER_ID_PATTERN}",
+        description="the recipient's phone, email or user id",
+    )
     amount: Paise
-    note: StrictStr | None = Field(default=None, max_length=140)
+    note: StrictStr | None = Field(default=None, max_length=140, pattern=NO_NUL)
 
 
 class WithdrawalRequest(Request):
@@ -58,7 +87,7 @@ class WithdrawalRequest(Request):
 
 
 class ReversalRequest(Request):
-    note: StrictStr | None = Field(default=None, max_length=140)
+    note: StrictStr | None = Field(default=None, max_length=140, pattern=NO_NUL)
 
 
 class UserOut(BaseModel):

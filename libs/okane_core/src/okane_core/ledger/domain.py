@@ -84,6 +84,33 @@ def validate_amount(amount: int, *, maximum: int, field: str = "amount") -> int:
     return amount
 
 
+def whole_paise(value: object) -> object:
+    """Accept an integer, or a JSON number with no fractional part (1500.0); refuse booleans,
+    strings and fractions of a paisa. Other types are left to the field's own validation."""
+    # ValueError, not TypeError: validation frameworks turn only ValueError into a 422.
+    if isinstance(value, bool):
+        raise ValueError("amount must be a number of paise, not a boolean")  # noqa: TRY004
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("amount must be a whole number of paise")
+        return int(value)
+    if isinstance(value, str):
+        raise ValueError("amount must be a JSON number, not a string")  # noqa: TRY004
+    return value
+
+
+def storable_text(value: object) -> object:
+    """Text PostgreSQL can store: valid Unicode (no lone surrogates) without NUL characters."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode") from None
+    return value
+
+
 def transfer_postings(debit_account_id: int, credit_account_id: int, amount: int) -> list[Posting]:
     """The two postings that move ``amount`` from one account to another."""
     if debit_account_id == credit_account_id:

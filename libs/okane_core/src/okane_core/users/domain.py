@@ -8,7 +8,10 @@ import uuid
 from okane_core.errors import InvalidRequest
 
 _PHONE_DIGITS = re.compile(r"^\+?[0-9]{7,15}$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# Written without \s so that Python and JSON Schema (ECMA) regex engines read it the same way:
+# no controls, no spaces, one @, a dotted domain.
+EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]{1,64}@[^@.\x00-\x20\x7f]+(\.[^@.\x00-\x20\x7f]+)+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 def normalize_phone(raw: str, *, field: str = "phone") -> str:

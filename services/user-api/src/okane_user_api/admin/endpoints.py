@@ -9,6 +9,7 @@ from fastapi import APIRouter, status
 from okane_core.db.engine import run_in_transaction
 from okane_user_api.deps import Admin, State
 from okane_user_api.schemas import ReversalRequest, TransactionOut
+from okane_web.problems import problem_responses
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -16,13 +17,16 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 @router.post(
     "/transactions/{transaction_id}/reversal",
     status_code=status.HTTP_201_CREATED,
-    responses={
-        401: {"description": "not signed in"},
-        403: {"description": "not an admin"},
-        404: {"description": "no such transaction"},
-        409: {"description": "not reversible, or already reversed"},
-        422: {"description": "the money is no longer there"},
-    },
+    responses=problem_responses(
+        401,
+        403,
+        404,
+        409,
+        413,
+        422,
+        d409="not reversible, or already reversed",
+        d422="invalid input, or the money is no longer there",
+    ),
 )
 async def reverse(
     transaction_id: uuid.UUID, body: ReversalRequest, principal: Admin, state: State

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import RedirectResponse
 
@@ -11,15 +9,9 @@ from okane_user_api.auth import oidc, service
 from okane_user_api.auth.service import IssuedTokens
 from okane_user_api.deps import CurrentUser, Revocation, State, client_address
 from okane_user_api.schemas import LoginRequest, RefreshRequest, SignupRequest, TokenPair, UserOut
+from okane_web.problems import problem_responses
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
-
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "credentials missing, wrong, expired or revoked"},
-    409: {"description": "phone or email already registered"},
-    422: {"description": "invalid input"},
-    429: {"description": "too many attempts; see Retry-After"},
-}
 
 
 def _pair(tokens: IssuedTokens) -> TokenPair:
@@ -33,7 +25,7 @@ def _pair(tokens: IssuedTokens) -> TokenPair:
 @router.post(
     "/signup",
     status_code=status.HTTP_201_CREATED,
-    responses={k: PROBLEMS[k] for k in (409, 422)},
+    responses=problem_responses(409, 413, 422),
 )
 async def signup(body: SignupRequest, state: State) -> UserOut:
     """Create an account and its INR wallet."""
@@ -43,7 +35,7 @@ async def signup(body: SignupRequest, state: State) -> UserOut:
     return UserOut.of(user)
 
 
-@router.post("/login", responses={k: PROBLEMS[k] for k in (401, 422, 429)})
+@router.post("/login", responses=problem_responses(401, 413, 422, 429))
 async def login(body: LoginRequest, request: Request, state: State) -> TokenPair:
     """Log in with a phone number or an email address and the password."""
     tokens = await service.login(
@@ -52,13 +44,13 @@ async def login(body: LoginRequest, request: Request, state: State) -> TokenPair
     return _pair(tokens)
 
 
-@router.post("/refresh", responses={k: PROBLEMS[k] for k in (401, 422)})
+@router.post("/refresh", responses=problem_responses(401, 413, 422))
 async def refresh(body: RefreshRequest, state: State, revocations: Revocation) -> TokenPair:
     """Exchange a refresh token for a new pair; the old refresh token stops working."""
     return _pair(await service.refresh(state, revocations, body.refresh_token))
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses={401: PROBLEMS[401]})
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401))
 async def logout(principal: CurrentUser, state: State, revocations: Revocation) -> Response:
     """End this session: its access and refresh tokens stop working."""
     await service.logout(state, revocations, principal)
@@ -69,7 +61,7 @@ async def logout(principal: CurrentUser, state: State, revocations: Revocation) 
     "/google/login",
     status_code=status.HTTP_302_FOUND,
     response_class=RedirectResponse,
-    responses={404: {"description": "Google sign-in is not configured"}},
+    responses=problem_responses(404, d404="Google sign-in is not configured"),
 )
 async def google_login(request: Request, state: State) -> RedirectResponse:
     """Start Google sign-in (redirects to the provider)."""
@@ -77,7 +69,10 @@ async def google_login(request: Request, state: State) -> RedirectResponse:
     return await oidc.begin(request.app.state.oauth, request, redirect_uri)
 
 
-@router.get("/google/callback", responses={k: PROBLEMS[k] for k in (401,)})
+@router.get(
+    "/google/callback",
+    responses=problem_responses(401, 404, d404="Google sign-in is not configured"),
+)
 async def google_callback(request: Request, state: State) -> TokenPair:
     """Finish Google sign-in: the first one creates the account and wallet."""
     claims = await oidc.complete(request.app.state.oauth, request)

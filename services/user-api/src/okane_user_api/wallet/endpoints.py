@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
 
@@ -25,6 +25,7 @@ from okane_user_api.schemas import (
     WalletOut,
     WithdrawalRequest,
 )
+from okane_web.problems import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["wallet"])
 
@@ -38,16 +39,20 @@ IdempotencyKey = Annotated[
     ),
 ]
 
-Responses = dict[int | str, dict[str, Any]]
-
-AUTH: Responses = {401: {"description": "missing, invalid or revoked access token"}}
-MOVE: Responses = {
-    **AUTH,
-    404: {"description": "recipient not found"},
-    409: {"description": "Idempotency-Key reused for a different request"},
-    422: {"description": "invalid amount, limit exceeded, or invalid input"},
-    503: {"description": "the wallet is busy; retry with the same Idempotency-Key"},
-}
+AUTH = problem_responses(401)
+MOVE = problem_responses(
+    401,
+    404,
+    409,
+    413,
+    422,
+    503,
+    d404="recipient not found",
+    d409="Idempotency-Key reused for a different request",
+    d422="invalid amount, limit exceeded, or invalid input",
+    d503="the wallet is busy; retry with the same Idempotency-Key",
+)
+READ = problem_responses(401, 404, 422)
 
 
 def _created(view: TransactionView, replayed: bool, response: Response) -> TransactionOut:
@@ -66,7 +71,7 @@ async def me(principal: CurrentUser, state: State) -> UserOut:
     return UserOut.of(user)
 
 
-@router.patch("/me", responses={**AUTH, 409: {"description": "email taken"}})
+@router.patch("/me", responses=problem_responses(401, 409, 413, 422, d409="email taken"))
 async def update_me(body: ProfileUpdate, principal: CurrentUser, state: State) -> UserOut:
     changes: dict[str, str] = {}
     if body.name is not None:
@@ -152,7 +157,7 @@ async def withdraw(
     return _created(view, replayed, response)
 
 
-@router.get("/transactions", responses={**AUTH, 404: {"description": "unknown cursor"}})
+@router.get("/transactions", responses=READ)
 async def transactions(
     principal: CurrentUser,
     state: State,
@@ -178,7 +183,7 @@ async def transactions(
     return TransactionPage(data=[TransactionOut.of(v) for v in page.data], has_more=page.has_more)
 
 
-@router.get("/transactions/{transaction_id}", responses={**AUTH, 404: {"description": "not found"}})
+@router.get("/transactions/{transaction_id}", responses=READ)
 async def transaction(
     transaction_id: uuid.UUID, principal: CurrentUser, state: State
 ) -> TransactionOut:
@@ -188,7 +193,7 @@ async def transaction(
         )
 
 
-@router.get("/contacts", responses=AUTH)
+@router.get("/contacts", responses=READ)
 async def contacts(
     principal: CurrentUser,
     state: State,
