@@ -1,0 +1,169 @@
+"""Google sign-in (OIDC code flow with state, nonce and PKCE) against a real provider."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import httpx
+import pytest
+
+from okane_core.localstack import Endpoints
+from tests.services.conftest import Stack, start_stack, stop_stack
+from tests.services.oidc_provider import CLIENT_ID, CLIENT_SECRET, Identity, RunningProvider
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[RunningProvider]:
+    with RunningProvider() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def oidc_stack(
+    module_database_url: str,
+    endpoints: Endpoints,
+    provider: RunningProvider,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    running = start_stack(
+        module_database_url,
+        endpoints.redis_url,
+        tmp_path_factory.mktemp("oidc-logs"),
+        OKANE_OIDC_ISSUER=provider.state.issuer,
+        OKANE_OIDC_CLIENT_ID=CLIENT_ID,
+        OKANE_OIDC_CLIENT_SECRET=CLIENT_SECRET,
+    )
+    yield running
+    stop_stack(running)
+
+
+class Browser:
+    """What a browser does: follow the redirects by hand, keep cookies."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.client = httpx.Client(base_url=stack.api_url, timeout=30)
+
+    def start(self) -> str:
+        """Begin sign-in; returns the provider's redirect back to our callback."""
+        begin = self.client.get("/v1/auth/google/login")
+        assert begin.status_code == 302, begin.text
+        query = parse_qs(urlparse(begin.headers["location"]).query)
+        assert query["code_challenge_method"] == ["S256"]
+        assert query["nonce"] and query["state"] and query["code_challenge"]
+        at_provider = self.client.get(begin.headers["location"])
+        assert at_provider.status_code == 302, at_provider.text
+        return at_provider.headers["location"]
+
+    def finish(self, callback: str) -> httpx.Response:
+        return self.client.get(callback)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def sign_in(stack: Stack) -> httpx.Response:
+    browser = Browser(stack)
+    try:
+        return browser.finish(browser.start())
+    finally:
+        browser.close()
+
+
+def someone() -> Identity:
+    tag = uuid.uuid4().hex[:8]
+    return Identity(sub=f"google-{tag}", email=f"g-{tag}@gmail.example", name=f"Gita {tag}")
+
+
+def test_first_sign_in_creates_the_user_and_a_later_one_logs_in(
+    oidc_stack: Stack, provider: RunningProvider
+) -> None:
+    provider.state.mode = "honest"
+    provider.state.identity = someone()
+    first = sign_in(oidc_stack)
+    assert first.status_code == 200, first.text
+    tokens = first.json()
+    me = httpx.get(
+        oidc_stack.api_url + "/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    ).json()
+    assert (me["email"], me["name"], me["phone"]) == (
+        provider.state.identity.email,
+        provider.state.identity.name,
+        None,
+    )
+    wallet = httpx.get(
+        oidc_stack.api_url + "/v1/wallet",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+    )
+    assert wallet.json()["available"] == 0
+    again = sign_in(oidc_stack)
+    assert again.status_code == 200
+    me_again = httpx.get(
+        oidc_stack.api_url + "/v1/me",
+        headers={"Authorization": f"Bearer {again.json()['access_token']}"},
+    ).json()
+    assert me_again["id"] == me["id"]
+
+
+@pytest.mark.parametrize(
+    "mode", ["wrong_nonce", "bad_signature", "expired", "wrong_audience", "wrong_issuer"]
+)
+def test_untrustworthy_id_tokens_are_refused(
+    oidc_stack: Stack, provider: RunningProvider, mode: str
+) -> None:
+    provider.state.identity = someone()
+    provider.state.mode = mode
+    try:
+        refused = sign_in(oidc_stack)
+    finally:
+        provider.state.mode = "honest"
+    assert refused.status_code == 401, (mode, refused.text)
+    assert refused.json()["code"] == "unauthenticated"
+
+
+def test_tampered_state_and_replays_are_refused(
+    oidc_stack: Stack, provider: RunningProvider
+) -> None:
+    provider.state.mode = "honest"
+    provider.state.identity = someone()
+    browser = Browser(oidc_stack)
+    try:
+        callback = browser.start()
+        parsed = urlparse(callback)
+        params = parse_qs(parsed.query)
+        tampered = parsed._replace(
+            query=urlencode({"code": params["code"][0], "state": params["state"][0] + "x"})
+        ).geturl()
+        assert browser.finish(tampered).status_code == 401
+        # The state was not consumed by the forgery: the genuine callback still works once...
+        assert browser.finish(callback).status_code == 200
+        # ...and only once.
+        assert browser.finish(callback).status_code == 401
+        # A fresh sign-in presenting the old, already redeemed code: the provider refuses it.
+        fresh = urlparse(browser.start())
+        replay = fresh._replace(
+            query=urlencode({"code": params["code"][0], "state": parse_qs(fresh.query)["state"][0]})
+        ).geturl()
+        assert browser.finish(replay).status_code == 401
+    finally:
+        browser.close()
+    # Without the state cookie at all (another browser), the callback is refused.
+    stranger = httpx.get(callback)
+    assert stranger.status_code == 401
+
+
+def test_an_unverified_email_cannot_create_an_account(
+    oidc_stack: Stack, provider: RunningProvider
+) -> None:
+    identity = someone()
+    identity.email_verified = False
+    provider.state.identity = identity
+    provider.state.mode = "honest"
+    assert sign_in(oidc_stack).status_code == 401
+
+
+def test_google_sign_in_is_404_when_not_configured(stack: Stack) -> None:
+    response = httpx.get(stack.api_url + "/v1/auth/google/login")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
