@@ -156,7 +156,7 @@ def _client_authenticated(request: Request, form: Any) -> bool:
     if header.startswith("Basic "):
         decoded = base64.b64decode(header[6:]).decode()
         return decoded == f"{CLIENT_ID}:{CLIENT_SECRET}"
-    return form.get("client_id") == CLIENT_ID and form.get("client_secret") == CLIENT_SECRET
+    return bool(form.get("client_id") == CLIENT_ID and form.get("client_secret") == CLIENT_SECRET)
 
 
 class RunningProvider:
