@@ -48,7 +48,7 @@ async def test_rule_violations_have_stable_codes_and_change_nothing(stack: Stack
             ({"to": "+919000000001", "amount": 100}, 404, "recipient_not_found"),
             ({"to": "nobody@example.com", "amount": 100}, 404, "recipient_not_found"),
             ({"to": str(uuid.uuid4()), "amount": 100}, 404, "recipient_not_found"),
-            ({"to": "not a phone", "amount": 100}, 422, "invalid_request"),
+            ({"to": "not a phone", "amount": 100}, 422, "validation_error"),
             ({"to": "+919000000001", "amount": 10**12}, 422, "amount_over_limit"),
         ]
         for body, status, code in cases:
