@@ -47,6 +47,7 @@ async def test_every_endpoint_requires_a_token_and_scopes_objects_to_their_owner
             "/v1/auth/logout": {},
             "/v1/me": {"name": "Hacked"},
             "/v1/admin/transactions/{transaction_id}/reversal": {},
+            "/v1/admin/cache/warm": {},
         }
         matrix: dict[str, dict[str, int]] = {}
         for path, operations in spec["paths"].items():
@@ -86,6 +87,9 @@ async def test_every_endpoint_requires_a_token_and_scopes_objects_to_their_owner
         )
         assert reversal.status_code == 403
         matrix["POST /v1/admin/transactions/{transaction_id}/reversal"]["non_admin"] = 403
+        warm = await api.http.post("/v1/admin/cache/warm", json={}, headers=intruder.auth)
+        assert warm.status_code == 403
+        matrix["POST /v1/admin/cache/warm"]["non_admin"] = 403
         assert await api.wallet(owner) == (10_000 - 300, 0)
         REPORT.parent.mkdir(parents=True, exist_ok=True)
         cases = sum(len(v) for v in matrix.values())

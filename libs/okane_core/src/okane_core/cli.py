@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -10,12 +11,17 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, TypeVar
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from okane_core.banksim import BankSimulator
+from okane_core.cache.client import create_redis
+from okane_core.cache.store import VersionedStore
+from okane_core.cache.warm import TARGETS, WarmSummary, parse_duration, warm
 from okane_core.db.engine import create_engine, create_session_factory, run_in_transaction
 from okane_core.db.migrate import upgrade
 from okane_core.ledger import repository as ledger_repo
@@ -101,6 +107,79 @@ def ledger_expire(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) 
 
     expired = _with_database(settings, expire)
     typer.echo(json.dumps({"expired": expired}))
+
+
+@app.command("warm")
+def warm_command(
+    targets: Annotated[
+        str, typer.Option(help="comma-separated: balances,profiles,contacts,history")
+    ] = ",".join(TARGETS),
+    users: Annotated[int | None, typer.Option(min=1, help="warm the N most active users")] = None,
+    active_within: Annotated[
+        str | None, typer.Option(help="warm users active within this long, e.g. 24h or 7d")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, max=10_000)] = 1000,
+) -> None:
+    """Load the hot set into Redis. The last output line is a JSON summary."""
+    if users is not None and active_within is not None:
+        raise typer.BadParameter("use --users or --active-within, not both")
+    chosen = [t.strip() for t in targets.split(",") if t.strip()]
+    unknown = set(chosen) - set(TARGETS)
+    if unknown or not chosen:
+        raise typer.BadParameter(f"targets must be among {', '.join(TARGETS)}")
+    try:
+        window = None if active_within is None else parse_duration(active_within)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    settings = load_settings()
+
+    async def run(_: Ledger, url: str, redis_url: str) -> WarmSummary:
+        engine = create_engine(settings, url, application_name="okane-warm")
+        redis = create_redis(redis_url)
+        try:
+            store = VersionedStore(
+                redis,
+                value_ttl=settings.cache_ttl_seconds,
+                tombstone_ttl=settings.cache_tombstone_ttl_seconds,
+            )
+            with _progress() as advance:
+                return await warm(
+                    create_session_factory(engine),
+                    store,
+                    targets=chosen,
+                    users=users,
+                    active_within=window,
+                    batch=batch,
+                    progress=advance,
+                )
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
+    with local_endpoints(settings) as endpoints:
+        summary = asyncio.run(run(Ledger(settings), endpoints.database_url, endpoints.redis_url))
+    typer.echo(json.dumps(summary.as_dict(), sort_keys=True))
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal; nothing otherwise (the summary line is for machines)."""
+    if not sys.stderr.isatty():
+        yield lambda _done, _total: None
+        return
+    with Progress(
+        TextColumn("warming"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    ) as bar:
+        task = bar.add_task("users", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
 @app.command("up")

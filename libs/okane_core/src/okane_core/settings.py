@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     settlement_deadline_seconds: PositiveInt = 30 * 60
     idempotency_ttl_seconds: PositiveInt = 24 * 60 * 60
 
+    # Cache.
+    cache_enabled: bool = Field(default=True, description="serve reads from Redis when possible")
+    cache_ttl_seconds: PositiveInt = Field(default=600, description="lifetime of cached values")
+    cache_tombstone_ttl_seconds: PositiveInt = Field(
+        default=1800, description="lifetime of invalidation markers (longer than values)"
+    )
+
     # Services.
     user_api_host: str = "127.0.0.1"
     user_api_port: PositiveInt = 8000

@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from okane_bank_webhook.endpoints import WebhookState
 from okane_bank_webhook.endpoints import router as webhook_router
 from okane_core.cache.client import create_redis
-from okane_core.db.engine import create_engine, create_session_factory, run_in_transaction
+from okane_core.cache.wiring import build_cache
+from okane_core.db.engine import create_engine, create_session_factory
 from okane_core.ledger.service import Ledger
 from okane_core.settings import Settings, load_settings
 from okane_core.webhooks import decode_secret
@@ -40,9 +41,7 @@ async def _expire_forever(state: WebhookState) -> None:
     while True:
         await asyncio.sleep(state.settings.expiry_sweep_seconds)
         try:
-            count = await run_in_transaction(
-                state.sessions, lambda s: state.ledger.expire_pending(s, limit=500)
-            )
+            count = await state.run(lambda s: state.ledger.expire_pending(s, limit=500))
             if count:
                 log.info("expired %d overdue transactions", count)
         except Exception:
@@ -60,12 +59,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings, database_url, application_name="okane-bank-webhook")
         redis = create_redis(redis_url)
+        sessions = create_session_factory(engine)
+        ledger = Ledger(settings)
         state = WebhookState(
             settings=settings,
-            sessions=create_session_factory(engine),
-            ledger=Ledger(settings),
+            sessions=sessions,
+            ledger=ledger,
             redis=redis,
             secrets=secrets,
+            cache=build_cache(settings, redis, sessions, ledger),
         )
         app.state.webhook = state
         app.state.engine = engine

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -15,7 +16,9 @@ from pydantic import (
     ValidationError,
 )
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from okane_core.cache.wiring import Cache
 from okane_core.db.engine import SessionFactory, run_in_transaction
 from okane_core.errors import InvalidRequest
 from okane_core.ledger.bank import APPLIED, EXPIRED, apply_bank_event
@@ -26,6 +29,7 @@ from okane_web.fields import HARD_MAX_PAISE, Paise
 from okane_web.problems import PROBLEM_JSON, problem
 
 router = APIRouter(tags=["webhooks"])
+T = TypeVar("T")
 
 # The answer for each outcome; a redelivery recomputes the same status from the stored outcome.
 STATUS_BY_OUTCOME = {
@@ -44,6 +48,16 @@ class WebhookState:
     ledger: Ledger
     redis: Redis
     secrets: list[str]
+    cache: Cache
+
+    async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """One unit of work; after it commits, the cache and live clients hear of it."""
+        return await run_in_transaction(
+            self.sessions,
+            work,
+            max_retries=self.settings.max_retries,
+            on_commit=self.cache.committed,
+        )
 
 
 # What okane_core.ids.new_reference produces: anything else cannot name a transaction.
@@ -128,8 +142,7 @@ async def bank_callback(request: Request) -> JSONResponse:
     body = await request.body()
     event_id = verify(state.secrets, request.headers, body)
     event = _parse(body)
-    result = await run_in_transaction(
-        state.sessions,
+    result = await state.run(
         lambda s: apply_bank_event(
             state.ledger,
             s,

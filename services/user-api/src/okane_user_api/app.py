@@ -13,6 +13,8 @@ from fastapi.openapi.utils import get_openapi
 from starlette.middleware.sessions import SessionMiddleware
 
 from okane_core.cache.client import create_redis
+from okane_core.cache.events import EventHub
+from okane_core.cache.wiring import build_cache
 from okane_core.db.engine import create_engine, create_session_factory
 from okane_core.ledger.service import Ledger
 from okane_core.settings import Settings, load_settings
@@ -23,6 +25,7 @@ from okane_user_api.auth.passwords import PasswordHasher
 from okane_user_api.auth.ratelimit import RateLimiter
 from okane_user_api.auth.revocation import Revocations
 from okane_user_api.auth.tokens import TokenIssuer
+from okane_user_api.events.endpoints import router as events_router
 from okane_user_api.schemas import AMOUNT_MODELS
 from okane_user_api.state import AppState
 from okane_user_api.wallet.endpoints import router as wallet_router
@@ -54,15 +57,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings, database_url, application_name="okane-user-api")
         redis = create_redis(redis_url)
         sessions = create_session_factory(engine)
+        ledger = Ledger(settings)
+        hub = EventHub(redis)
+        hub.start()
         state = AppState(
             settings=settings,
             engine=engine,
             sessions=sessions,
             redis=redis,
-            ledger=Ledger(settings),
+            ledger=ledger,
             tokens=TokenIssuer(jwt_secret, lifetime_seconds=settings.access_token_seconds),
             passwords=PasswordHasher(),
             limiter=RateLimiter(redis),
+            cache=build_cache(settings, redis, sessions, ledger),
+            hub=hub,
         )
         app.state.okane = state
         app.state.engine = engine
@@ -73,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await hub.stop()
             await redis.aclose()
             await engine.dispose()
 
@@ -87,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(wallet_router)
     app.include_router(admin_router)
+    app.include_router(events_router)
     app.add_middleware(
         SessionMiddleware,
         secret_key=_session_secret(settings, jwt_secret),

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from okane_core.db.changes import Changes, changes_of
 from okane_core.db.errors import is_retryable, translate_db_error
 from okane_core.settings import Settings
 
@@ -78,16 +79,20 @@ async def run_in_transaction(
     work: Callable[[AsyncSession], Awaitable[T]],
     *,
     max_retries: int = 5,
+    on_commit: Callable[[Changes], Awaitable[None]] | None = None,
 ) -> T:
     """Run ``work`` in its own unit of work, retrying deadlocks and serialization failures.
 
     ``work`` must be safe to run again from the start: it gets a fresh session each attempt.
+    ``on_commit`` receives what the committed unit of work changed (cache invalidation, live
+    events); it runs after the commit and before the caller sees the result.
     """
     attempt = 0
     while True:
         try:
             async with unit_of_work(sessions) as session:
-                return await work(session)
+                result = await work(session)
+                info = session.info
         except DBAPIError as error:
             if is_retryable(error) and attempt < max_retries:
                 attempt += 1
@@ -99,3 +104,8 @@ async def run_in_transaction(
             if translated is None:
                 raise
             raise translated from error
+        if on_commit is not None:
+            changes = changes_of(info)
+            if changes:
+                await on_commit(changes)
+        return result

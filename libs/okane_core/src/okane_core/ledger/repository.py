@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okane_core.db.changes import TransactionChange, WalletChange, changes_of
 from okane_core.ledger.domain import BalanceChange, Posting
 from okane_core.ledger.views import AccountRow, HistoryPage, TransactionView, Wallet
 
@@ -98,12 +99,13 @@ async def apply_balance_changes(session: AsyncSession, changes: Sequence[Balance
         deltas[0] += change.available
         deltas[1] += change.locked
     ids = sorted(merged)
-    await session.execute(
+    rows = await session.execute(
         text(
             "UPDATE accounts a SET available = a.available + d.available, "
             "locked = a.locked + d.locked, version = a.version + 1, updated_at = now() "
             "FROM unnest(CAST(:ids AS bigint[]), CAST(:available AS bigint[]), "
-            "CAST(:locked AS bigint[])) AS d(id, available, locked) WHERE a.id = d.id"
+            "CAST(:locked AS bigint[])) AS d(id, available, locked) WHERE a.id = d.id "
+            "RETURNING a.user_id, a.id, a.version, a.available, a.locked, a.currency"
         ),
         {
             "ids": ids,
@@ -111,6 +113,17 @@ async def apply_balance_changes(session: AsyncSession, changes: Sequence[Balance
             "locked": [merged[i][1] for i in ids],
         },
     )
+    wallets = changes_of(session.info).wallets
+    for row in rows:
+        if row.user_id is not None:
+            wallets[row.user_id] = WalletChange(*row)
+
+
+def _record(session: AsyncSession, view: TransactionView) -> TransactionView:
+    changes_of(session.info).transactions[view.id] = TransactionChange(
+        view.id, view.kind, view.status, view.amount, view.debit_account_id, view.credit_account_id
+    )
+    return view
 
 
 # --- transactions -----------------------------------------------------------------------------
@@ -165,7 +178,7 @@ async def insert_transaction(
             },
         )
     ).one()
-    return _view(row)
+    return _record(session, _view(row))
 
 
 async def reversal_of(session: AsyncSession, transaction_id: uuid.UUID) -> uuid.UUID | None:
@@ -249,7 +262,7 @@ async def finish_transaction(
             {"id": transaction_id, "status": status, "reason": failure_reason},
         )
     ).one()
-    return _view(row)
+    return _record(session, _view(row))
 
 
 async def spent_today(session: AsyncSession, account_id: int, *, kinds: str, timezone: str) -> int:
@@ -277,11 +290,27 @@ async def spent_today(session: AsyncSession, account_id: int, *, kinds: str, tim
 # a failed transfer (money that never arrived is the sender's business, not the recipient's).
 _VISIBLE_CREDIT = "NOT (t.kind = 'p2p' AND t.status = 'failure')"
 
-_COUNTERPARTY = (
-    "LEFT JOIN accounts ca ON ca.id = CASE WHEN t.debit_account_id = :acct "
-    "THEN t.credit_account_id ELSE t.debit_account_id END "
-    "LEFT JOIN users cu ON cu.id = ca.user_id"
-)
+
+def _counterparty(account: str) -> str:
+    """Join the other party's user (if any) of a transaction seen from ``account``."""
+    return (
+        f"LEFT JOIN accounts ca ON ca.id = CASE WHEN t.debit_account_id = {account} "
+        "THEN t.credit_account_id ELSE t.debit_account_id END "
+        "LEFT JOIN users cu ON cu.id = ca.user_id"
+    )
+
+
+def _history_sql(account: str, filters: str) -> str:
+    """Newest-first page of one account's transactions: two index range scans (debit side,
+    credit side) that each stop after ``:n`` rows, merged."""
+    return (
+        f"SELECT {_TXN_COLUMNS}, cu.id, cu.name FROM ("
+        f"(SELECT * FROM transactions t WHERE t.debit_account_id = {account}{filters} "
+        "ORDER BY t.id DESC LIMIT :n) UNION ALL "
+        f"(SELECT * FROM transactions t WHERE t.credit_account_id = {account} "
+        f"AND {_VISIBLE_CREDIT}{filters} ORDER BY t.id DESC LIMIT :n)) t "
+        f"{_counterparty(account)} ORDER BY t.id DESC LIMIT :n"
+    )
 
 
 async def transaction_for_account(
@@ -290,7 +319,8 @@ async def transaction_for_account(
     row = (
         await session.execute(
             text(
-                f"SELECT {_TXN_COLUMNS}, cu.id, cu.name FROM transactions t {_COUNTERPARTY} "
+                f"SELECT {_TXN_COLUMNS}, cu.id, cu.name FROM transactions t "
+                f"{_counterparty(':acct')} "
                 "WHERE t.id = :id AND (t.debit_account_id = :acct "
                 f"OR (t.credit_account_id = :acct AND {_VISIBLE_CREDIT}))"
             ),
@@ -309,11 +339,8 @@ async def history(
     kind: str | None,
     status: str | None,
 ) -> HistoryPage:
-    """Newest first, keyset-paginated on the time-ordered id.
-
-    Two index range scans (debit side, credit side), each stopping after ``limit + 1`` rows, merged:
-    the cost depends on the page size, not on how many transactions the ledger holds.
-    """
+    """Newest first, keyset-paginated on the time-ordered id. The cost depends on the page
+    size, not on how many transactions the ledger holds."""
     filters = ""
     params: dict[str, Any] = {"acct": account_id, "n": limit + 1}
     if before is not None:
@@ -325,17 +352,31 @@ async def history(
     if status is not None:
         filters += " AND t.status = :status"
         params["status"] = status
-    sql = (
-        f"SELECT {_TXN_COLUMNS}, cu.id, cu.name FROM ("
-        f"(SELECT * FROM transactions t WHERE t.debit_account_id = :acct{filters} "
-        "ORDER BY t.id DESC LIMIT :n) UNION ALL "
-        f"(SELECT * FROM transactions t WHERE t.credit_account_id = :acct AND {_VISIBLE_CREDIT}"
-        f"{filters} ORDER BY t.id DESC LIMIT :n)) t {_COUNTERPARTY} "
-        "ORDER BY t.id DESC LIMIT :n"
-    )
+    sql = _history_sql(":acct", filters)
     rows = (await session.execute(text(sql), params)).all()
     views = [_view(row, account_id) for row in rows]
     return HistoryPage(data=views[:limit], has_more=len(views) > limit)
+
+
+async def history_for_accounts(
+    session: AsyncSession, owners: dict[int, uuid.UUID], *, limit: int
+) -> dict[uuid.UUID, HistoryPage]:
+    """The first history page of many accounts in one statement (for cache warming)."""
+    rows = await session.execute(
+        text(
+            f"SELECT a.acct, h.* FROM unnest(CAST(:accounts AS bigint[])) AS a(acct) "
+            f"CROSS JOIN LATERAL ({_history_sql('a.acct', '')}) h"
+        ),
+        {"accounts": list(owners), "n": limit + 1},
+    )
+    views: dict[int, list[TransactionView]] = {account: [] for account in owners}
+    for row in rows:
+        account = int(row[0])
+        views[account].append(_view(tuple(row)[1:], account))
+    return {
+        owners[account]: HistoryPage(data=found[:limit], has_more=len(found) > limit)
+        for account, found in views.items()
+    }
 
 
 # --- idempotency ------------------------------------------------------------------------------

@@ -240,6 +240,11 @@ class Ledger:
         await repo.apply_balance_changes(session, balance_changes(postings))
         return view
 
+    async def _touch(self, session: AsyncSession, account_id: int) -> None:
+        """Bump a locked wallet's version without moving money: what its owner sees (history)
+        changed, so cached views of it must be replaced."""
+        await repo.apply_balance_changes(session, [BalanceChange(account_id)])
+
     async def _check_daily(
         self, session: AsyncSession, account_id: int, amount: int, *, kinds: str
     ) -> None:
@@ -297,7 +302,7 @@ class Ledger:
                 raise CurrencyMismatch("the two wallets hold different currencies", field="to")
             await self._check_daily(session, sender.id, amount, kinds="outgoing")
             if not can_cover(sender.available, amount):
-                return await repo.insert_transaction(
+                failed = await repo.insert_transaction(
                     session,
                     id=new_id(),
                     kind=Kind.P2P,
@@ -310,6 +315,8 @@ class Ledger:
                     initiator_id=user_id,
                     note=note,
                 )
+                await self._touch(session, sender.id)
+                return failed
             view = await self._post(
                 session,
                 kind=Kind.P2P,
@@ -348,7 +355,7 @@ class Ledger:
             # Serialise a user's top-ups so the daily cap holds under concurrency.
             await lock_accounts(session, [wallet.account_id])
             await self._check_daily(session, wallet.account_id, amount, kinds="topup")
-            return await repo.insert_transaction(
+            view = await repo.insert_transaction(
                 session,
                 id=new_id(),
                 kind=Kind.TOPUP,
@@ -361,6 +368,8 @@ class Ledger:
                 reference=new_reference("tp"),
                 expires_in_seconds=self.settings.settlement_deadline_seconds,
             )
+            await self._touch(session, wallet.account_id)
+            return view
 
         view, replay = await self._idempotent(
             session,
@@ -395,12 +404,14 @@ class Ledger:
                 "initiator_id": user_id,
             }
             if not can_cover(account.available, amount):
-                return await repo.insert_transaction(
+                failed = await repo.insert_transaction(
                     session,
                     **common,
                     status=Status.FAILURE,
                     failure_reason=FailureReason.INSUFFICIENT_FUNDS,
                 )
+                await self._touch(session, account.id)
+                return failed
             view = await repo.insert_transaction(
                 session,
                 **common,
@@ -474,6 +485,8 @@ class Ledger:
             postings = transfer_postings(txn.debit_account_id, txn.credit_account_id, txn.amount)
             await repo.insert_postings(session, txn.id, txn.currency, postings)
             await repo.apply_balance_changes(session, balance_changes(postings))
+        elif txn.kind == Kind.TOPUP:
+            await self._touch(session, txn.credit_account_id)
         elif txn.kind == Kind.WITHDRAWAL:
             # The hold is released either way: paid out to the bank (the wallet's posting
             # comes out of ``locked``), or back to available.

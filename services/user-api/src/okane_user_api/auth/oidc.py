@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from okane_core.db.engine import run_in_transaction
 from okane_core.errors import AuthenticationFailed, DuplicateUser, NotFound
 from okane_core.settings import Settings
 from okane_core.users import repository as users
@@ -102,4 +101,4 @@ async def user_for(state: AppState, claims: dict[str, Any]) -> UserRecord:
             is_admin=is_admin_email(state, email),
         )
 
-    return await run_in_transaction(state.sessions, find_or_create)
+    return await state.run(find_or_create)

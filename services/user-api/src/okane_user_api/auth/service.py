@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okane_core.db.engine import run_in_transaction
 from okane_core.errors import (
     AuthenticationFailed,
     InvalidCredentials,
@@ -43,8 +42,7 @@ async def signup(
 ) -> UserRecord:
     password_hash = await state.passwords.hash(password)
     clean_email = None if email is None else normalize_email(email)
-    return await run_in_transaction(
-        state.sessions,
+    return await state.run(
         lambda s: register_user(
             s,
             state.ledger,
@@ -60,8 +58,7 @@ async def signup(
 async def start_session(state: AppState, user: UserRecord, *, method: str) -> IssuedTokens:
     session_id = new_id()
     refresh = new_refresh_token()
-    await run_in_transaction(
-        state.sessions,
+    await state.run(
         lambda s: repository.create_session(
             s,
             session_id=session_id,
@@ -129,7 +126,7 @@ async def refresh(state: AppState, revocations: Revocations, token: str) -> Issu
         await repository.rotate(s, row.id, hash_refresh_token(new_refresh))
         return row.user_id, row.id, True
 
-    user_id, session_id, rotated = await run_in_transaction(state.sessions, rotate)
+    user_id, session_id, rotated = await state.run(rotate)
     if not rotated:
         await revocations.publish(user_id, session_id)
         raise AuthenticationFailed("the refresh token was already used; the session is ended")
@@ -142,5 +139,5 @@ async def refresh(state: AppState, revocations: Revocations, token: str) -> Issu
 
 
 async def logout(state: AppState, revocations: Revocations, principal: Principal) -> None:
-    await run_in_transaction(state.sessions, lambda s: repository.revoke(s, principal.session_id))
+    await state.run(lambda s: repository.revoke(s, principal.session_id))
     await revocations.publish(principal.user_id, principal.session_id)

@@ -7,8 +7,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from okane_core.db.engine import run_in_transaction
-from okane_core.errors import UserNotFound
 from okane_core.ledger.views import TransactionView
 from okane_core.users import repository as users
 from okane_core.users.domain import normalize_email
@@ -64,11 +62,7 @@ def _created(view: TransactionView, replayed: bool, response: Response) -> Trans
 
 @router.get("/me", responses=AUTH)
 async def me(principal: CurrentUser, state: State) -> UserOut:
-    async with state.sessions() as s:
-        user = await users.get_user(s, principal.user_id)
-    if user is None:
-        raise UserNotFound("this user no longer exists")
-    return UserOut.of(user)
+    return UserOut.of(await state.cache.reads.profile(principal.user_id))
 
 
 @router.patch("/me", responses=problem_responses(401, 409, 413, 422, d409="email taken"))
@@ -79,21 +73,15 @@ async def update_me(body: ProfileUpdate, principal: CurrentUser, state: State) -
     if body.email is not None:
         changes["email"] = normalize_email(body.email)
     if not changes:
-        async with state.sessions() as s:
-            current = await users.get_user(s, principal.user_id)
-        if current is None:
-            raise UserNotFound("this user no longer exists")
-        return UserOut.of(current)
-    user = await run_in_transaction(
-        state.sessions, lambda s: users.update_user(s, principal.user_id, **changes)
-    )
+        return UserOut.of(await state.cache.reads.profile(principal.user_id))
+    user = await state.run(lambda s: users.update_user(s, principal.user_id, **changes))
     return UserOut.of(user)
 
 
 @router.get("/wallet", responses=AUTH)
 async def wallet(principal: CurrentUser, state: State) -> WalletOut:
-    async with state.sessions() as s:
-        return WalletOut.of(await state.ledger.wallet(s, principal.user_id))
+    """Balance in paise. Served from the cache, never older than the last acknowledged write."""
+    return WalletOut.of(await state.cache.reads.wallet(principal.user_id))
 
 
 @router.post("/topups", status_code=status.HTTP_201_CREATED, responses=MOVE)
@@ -106,8 +94,7 @@ async def start_topup(
 ) -> TransactionOut:
     """Start adding money from the bank. The top-up stays ``processing`` until the bank
     confirms it (quoting ``reference``) through the bank webhook."""
-    view, replayed = await run_in_transaction(
-        state.sessions,
+    view, replayed = await state.run(
         lambda s: state.ledger.start_topup(
             s, user_id=principal.user_id, amount=body.amount, idempotency_key=key
         ),
@@ -125,8 +112,7 @@ async def transfer(
 ) -> TransactionOut:
     """Pay another user by phone, email or user id. Not enough money is a ``failure`` with
     reason ``insufficient_funds`` (recorded, nothing moved)."""
-    view, replayed = await run_in_transaction(
-        state.sessions,
+    view, replayed = await state.run(
         lambda s: state.ledger.transfer(
             s,
             user_id=principal.user_id,
@@ -148,8 +134,7 @@ async def withdraw(
     response: Response,
 ) -> TransactionOut:
     """Withdraw to the bank: the amount is held (``locked``) until the bank pays it out."""
-    view, replayed = await run_in_transaction(
-        state.sessions,
+    view, replayed = await state.run(
         lambda s: state.ledger.request_withdrawal(
             s, user_id=principal.user_id, amount=body.amount, idempotency_key=key
         ),
@@ -171,6 +156,11 @@ async def transactions(
     ] = None,
 ) -> TransactionPage:
     """History, newest first, paginated by cursor."""
+    if starting_after is None and kind is None and status_filter is None:
+        page = await state.cache.reads.history(principal.user_id, limit)
+        return TransactionPage(
+            data=[TransactionOut.of(v) for v in page.data], has_more=page.has_more
+        )
     async with state.sessions() as s:
         page = await state.ledger.history(
             s,
@@ -200,6 +190,5 @@ async def contacts(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ContactList:
     """People this user paid or was paid by, most recent first."""
-    async with state.sessions() as s:
-        found = await users.list_contacts(s, principal.user_id, limit=limit)
+    found = await state.cache.reads.contacts(principal.user_id, limit)
     return ContactList(data=[ContactOut.of(c) for c in found])

@@ -1,0 +1,92 @@
+"""JSON encoding of cached views (the payload part of a versioned entry)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from okane_core.ledger.views import HistoryPage, TransactionView, Wallet
+from okane_core.users.repository import ContactRecord, UserRecord
+
+_TXN_UUIDS = ("id", "initiator_id", "reverses_id", "counterparty_id")
+_TXN_TIMES = ("expires_at", "created_at", "updated_at", "settled_at")
+
+
+def _default(value: object) -> object:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, default=_default, separators=(",", ":")).encode()
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(value)
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def encode_wallet(wallet: Wallet) -> bytes:
+    return dumps(dataclasses.asdict(wallet))
+
+
+def decode_wallet(payload: bytes) -> Wallet:
+    data = json.loads(payload)
+    data["user_id"] = uuid.UUID(data["user_id"])
+    return Wallet(**data)
+
+
+def encode_history(page: HistoryPage) -> bytes:
+    return dumps({"data": [dataclasses.asdict(v) for v in page.data], "has_more": page.has_more})
+
+
+def decode_history(payload: bytes) -> HistoryPage:
+    data = json.loads(payload)
+    views = []
+    for item in data["data"]:
+        for name in _TXN_UUIDS:
+            item[name] = _uuid(item[name])
+        for name in _TXN_TIMES:
+            item[name] = _time(item[name])
+        views.append(TransactionView(**item))
+    return HistoryPage(data=views, has_more=bool(data["has_more"]))
+
+
+def encode_user(user: UserRecord) -> bytes:
+    fields = dataclasses.asdict(user)
+    fields.pop("password_hash")  # never cached
+    return dumps(fields)
+
+
+def decode_user(payload: bytes) -> UserRecord:
+    data = json.loads(payload)
+    data["id"] = uuid.UUID(data["id"])
+    data["created_at"] = datetime.fromisoformat(data["created_at"])
+    return UserRecord(password_hash=None, **data)
+
+
+def encode_contacts(contacts: list[ContactRecord]) -> bytes:
+    return dumps([dataclasses.asdict(c) for c in contacts])
+
+
+def decode_contacts(payload: bytes) -> list[ContactRecord]:
+    return [
+        ContactRecord(
+            user_id=uuid.UUID(c["user_id"]),
+            name=c["name"],
+            phone=c["phone"],
+            email=c["email"],
+            last_paid_at=datetime.fromisoformat(c["last_paid_at"]),
+            payments=c["payments"],
+        )
+        for c in json.loads(payload)
+    ]

@@ -1,0 +1,123 @@
+"""Read-through caching of what people look at most: balance, first page of history, profile,
+contacts. Every read returns what PostgreSQL holds at a version no older than the last write
+acknowledged to anyone (see ``store.py`` for why that holds)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from okane_core.cache import codec, keys
+from okane_core.cache.store import VersionedStore
+from okane_core.db.changes import Changes
+from okane_core.db.engine import SessionFactory
+from okane_core.errors import UserNotFound
+from okane_core.ledger.service import Ledger
+from okane_core.ledger.views import HistoryPage, Wallet
+from okane_core.users import repository as users_repo
+from okane_core.users.repository import ContactRecord, UserRecord
+
+T = TypeVar("T")
+
+HISTORY_PAGE = 20
+CONTACTS_PAGE = 20
+
+
+class ReadCache:
+    """The cached reads. With ``store=None`` every read goes to PostgreSQL (cache disabled)."""
+
+    def __init__(
+        self, store: VersionedStore | None, sessions: SessionFactory, ledger: Ledger
+    ) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.ledger = ledger
+
+    async def _through(
+        self,
+        key: str,
+        target: str,
+        decode: Callable[[bytes], T],
+        load: Callable[[], Awaitable[tuple[int, T, bytes]]],
+    ) -> T:
+        if self.store is not None:
+            cached = await self.store.get(key, target)
+            if cached is not None:
+                return decode(cached[1])
+        read_at = time.monotonic()
+        version, value, payload = await load()
+        if self.store is not None:
+            await self.store.fill(key, target, version, payload, read_at=read_at)
+        return value
+
+    async def wallet(self, user_id: uuid.UUID) -> Wallet:
+        async def load() -> tuple[int, Wallet, bytes]:
+            async with self.sessions() as s:
+                wallet = await self.ledger.wallet(s, user_id)
+            return wallet.version, wallet, codec.encode_wallet(wallet)
+
+        return await self._through(
+            keys.user_key(user_id, keys.BALANCE), "balances", codec.decode_wallet, load
+        )
+
+    async def history(self, user_id: uuid.UUID, limit: int) -> HistoryPage:
+        """The newest ``limit`` (at most HISTORY_PAGE) transactions, without filters."""
+
+        async def load() -> tuple[int, HistoryPage, bytes]:
+            async with self.sessions() as s:
+                # The version is read first: content read after it is at least as new, so
+                # labelling it with this version can only make a later fill lose, never win.
+                wallet = await self.ledger.wallet(s, user_id)
+                page = await self.ledger.history(s, user_id, limit=HISTORY_PAGE)
+            return wallet.version, page, codec.encode_history(page)
+
+        page = await self._through(
+            keys.user_key(user_id, keys.HISTORY), "history", codec.decode_history, load
+        )
+        if limit >= HISTORY_PAGE:
+            return page
+        return HistoryPage(data=page.data[:limit], has_more=page.has_more or len(page.data) > limit)
+
+    async def profile(self, user_id: uuid.UUID) -> UserRecord:
+        async def load() -> tuple[int, UserRecord, bytes]:
+            async with self.sessions() as s:
+                user = await users_repo.get_user(s, user_id)
+            if user is None:
+                raise UserNotFound("this user no longer exists")
+            return user.version, user, codec.encode_user(user)
+
+        return await self._through(
+            keys.user_key(user_id, keys.PROFILE), "profiles", codec.decode_user, load
+        )
+
+    async def contacts(self, user_id: uuid.UUID, limit: int) -> list[ContactRecord]:
+        async def load() -> tuple[int, list[ContactRecord], bytes]:
+            async with self.sessions() as s:
+                wallet = await self.ledger.wallet(s, user_id)
+                found = await users_repo.list_contacts(s, user_id, limit=CONTACTS_PAGE)
+            return wallet.version, found, codec.encode_contacts(found)
+
+        if limit > CONTACTS_PAGE:
+            async with self.sessions() as s:
+                return await users_repo.list_contacts(s, user_id, limit=limit)
+        found = await self._through(
+            keys.user_key(user_id, keys.CONTACTS), "contacts", codec.decode_contacts, load
+        )
+        return found[:limit]
+
+    async def invalidate(self, changes: Changes) -> None:
+        """After a commit: tombstone every cached view that the unit of work changed."""
+        if self.store is None:
+            return
+        entries = [
+            (keys.user_key(user_id, what), wallet.version)
+            for user_id, wallet in changes.wallets.items()
+            for what in (keys.BALANCE, keys.HISTORY, keys.CONTACTS)
+        ]
+        entries += [
+            (keys.user_key(user_id, keys.PROFILE), version)
+            for user_id, version in changes.profiles.items()
+        ]
+        await self.store.invalidate(entries)

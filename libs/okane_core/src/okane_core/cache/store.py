@@ -1,0 +1,220 @@
+"""Versioned cache entries with compare-and-set, so a late fill cannot resurrect an old value.
+
+Why versions and not leases: every cached value derives from a row that already carries a
+version increasing on every change (a wallet's ``version``, a user's ``version``). Writers know
+the version they committed; readers know the version they read. So after commit a writer
+replaces the entry with a *tombstone* carrying the new version, and a fill is stored only if no
+newer version is known (a Lua script makes the check and the write one atomic step). A reader
+that read before the write holds an older version and its fill is refused, however late it
+arrives. Leases would need an extra round trip on every miss and still need a version to order
+concurrent fills; versions need neither.
+
+Entries are ``<version>|V|<payload>`` (a value) or ``<version>|T|`` (a tombstone). Tombstones
+live longer than values, so under ``volatile-ttl`` eviction values go first; and a fill older
+than ``MAX_FILL_AGE`` seconds is dropped, so a reader stalled longer than a tombstone lives
+cannot write either.
+
+Redis never decides anything about money and never fails a request: every call goes through a
+circuit breaker with short timeouts, and a failed invalidation is remembered and replayed when
+Redis is reachable again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from okane_core.cache.breaker import BreakerState, CircuitBreaker
+from okane_core.observability import metrics
+
+log = logging.getLogger(__name__)
+
+MAX_FILL_AGE = 5.0
+MAX_DIRTY = 10_000
+
+# KEYS[1] entry; ARGV: version, payload, ttl ms. Store unless a newer version is known (or the
+# same version as a value: nothing to do).
+_FILL = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local sep = string.find(current, '|', 1, true)
+  local version = tonumber(string.sub(current, 1, sep - 1))
+  local kind = string.sub(current, sep + 1, sep + 1)
+  local incoming = tonumber(ARGV[1])
+  if version > incoming or (version == incoming and kind == 'V') then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|V|' .. ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+# KEYS[1] entry; ARGV: version, ttl ms. Replace with a tombstone unless the entry is already at
+# this version or newer.
+_INVALIDATE = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local sep = string.find(current, '|', 1, true)
+  if tonumber(string.sub(current, 1, sep - 1)) >= tonumber(ARGV[1]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|T|', 'PX', ARGV[2])
+return 1
+"""
+
+
+def decode(raw: bytes | None) -> tuple[int, bytes] | None:
+    """``(version, payload)`` of a value entry; None for a miss or a tombstone."""
+    if raw is None:
+        return None
+    version, kind, payload = raw.split(b"|", 2)
+    if kind != b"V":
+        return None
+    return int(version), payload
+
+
+class VersionedStore:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        value_ttl: float = 600,
+        tombstone_ttl: float = 1800,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        self.redis = redis
+        self.value_ttl_ms = int(value_ttl * 1000)
+        self.tombstone_ttl_ms = int(tombstone_ttl * 1000)
+        self.breaker = breaker or CircuitBreaker(on_change=_record_breaker)
+        self._fill = redis.register_script(_FILL)
+        self._invalidate = redis.register_script(_INVALIDATE)
+        self._dirty: dict[str, int] = {}
+        self._dirty_overflow = False
+
+    # --- the breaker ----------------------------------------------------------------------
+
+    def _ok(self) -> None:
+        if self.breaker.succeeded():
+            log.info("Redis is reachable again; caching resumes")
+
+    def _failed(self, error: Exception) -> None:
+        log.warning("Redis call failed: %s", error)
+        self.breaker.failed()
+
+    async def _recover(self) -> None:
+        """After an outage, first replay the invalidations that could not be written."""
+        if not self._dirty and not self._dirty_overflow:
+            return
+        if self._dirty_overflow:
+            # Too many to remember: forget every cached entry instead.
+            log.warning("replaying an overflowing invalidation log: dropping all cache entries")
+            async for key in self.redis.scan_iter(match="okane:v1:*", count=1000):
+                await self.redis.unlink(key)
+            self._dirty.clear()
+            self._dirty_overflow = False
+            return
+        pending = dict(self._dirty)
+        await self._write_tombstones(pending.items())
+        for key, version in pending.items():
+            if self._dirty.get(key) == version:
+                del self._dirty[key]
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def get(self, key: str, target: str) -> tuple[int, bytes] | None:
+        if not self.breaker.allow():
+            metrics.CACHE_REQUESTS.labels(target, "bypass").inc()
+            return None
+        try:
+            if self.breaker.state is not BreakerState.CLOSED:
+                await self._recover()
+            raw = await self.redis.get(key)
+        except RedisError as error:
+            self._failed(error)
+            metrics.CACHE_REQUESTS.labels(target, "error").inc()
+            return None
+        self._ok()
+        entry = decode(raw if isinstance(raw, bytes) else None)
+        metrics.CACHE_REQUESTS.labels(target, "miss" if entry is None else "hit").inc()
+        return entry
+
+    # --- writes ---------------------------------------------------------------------------
+
+    async def fill(
+        self, key: str, target: str, version: int, payload: bytes, *, read_at: float
+    ) -> bool:
+        """Store what was read from the database at ``read_at`` (time.monotonic()) unless a
+        newer version is known. Returns whether it was stored."""
+        if time.monotonic() - read_at > MAX_FILL_AGE:
+            metrics.CACHE_FILLS.labels(target, "too_old").inc()
+            return False
+        if self.breaker.state is not BreakerState.CLOSED or not self.breaker.allow():
+            return False
+        try:
+            stored = bool(await self._fill(keys=[key], args=[version, payload, self.value_ttl_ms]))
+        except RedisError as error:
+            self._failed(error)
+            return False
+        self._ok()
+        metrics.CACHE_FILLS.labels(target, "stored" if stored else "stale").inc()
+        return stored
+
+    async def fill_many(self, entries: Sequence[tuple[str, int, bytes]], target: str) -> int:
+        """Pipelined fills (for warming): one round trip per batch, same version rules."""
+        if not entries:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, version, payload in entries:
+                await self._fill(
+                    keys=[key], args=[version, payload, self.value_ttl_ms], client=pipe
+                )
+            results = await pipe.execute()
+        stored = sum(1 for r in results if r == 1)
+        metrics.CACHE_FILLS.labels(target, "stored").inc(stored)
+        metrics.CACHE_FILLS.labels(target, "stale").inc(len(results) - stored)
+        return stored
+
+    async def invalidate(self, entries: Iterable[tuple[str, int]]) -> None:
+        """Tombstone each key at its new version (called after the write committed)."""
+        pending = list(entries)
+        if not pending:
+            return
+        if not self.breaker.allow():
+            self._remember(pending)
+            return
+        try:
+            if self.breaker.state is not BreakerState.CLOSED:
+                await self._recover()
+            await self._write_tombstones(pending)
+        except RedisError as error:
+            self._failed(error)
+            self._remember(pending)
+            metrics.CACHE_INVALIDATIONS.labels("deferred").inc(len(pending))
+            return
+        self._ok()
+        metrics.CACHE_INVALIDATIONS.labels("written").inc(len(pending))
+
+    async def _write_tombstones(self, entries: Iterable[tuple[str, int]]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, version in entries:
+                await self._invalidate(
+                    keys=[key], args=[version, self.tombstone_ttl_ms], client=pipe
+                )
+            await pipe.execute()
+
+    def _remember(self, entries: Iterable[tuple[str, int]]) -> None:
+        for key, version in entries:
+            if len(self._dirty) >= MAX_DIRTY:
+                self._dirty_overflow = True
+                return
+            self._dirty[key] = max(version, self._dirty.get(key, 0))
+
+
+def _record_breaker(state: BreakerState) -> None:
+    metrics.CACHE_BREAKER_STATE.set(int(state))
+    metrics.CACHE_BREAKER_TRANSITIONS.labels(state.name.lower()).inc()

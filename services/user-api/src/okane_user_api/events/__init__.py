@@ -1,0 +1,1 @@
+"""Live wallet updates over Server-Sent Events."""
