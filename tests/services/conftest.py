@@ -53,9 +53,18 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise TimeoutError(f"{url} not ready:\n{log.read_text()[-3000:]}")
 
 
-def start_stack(database_url: str, redis_url: str, logs: Path, **overrides: str) -> Stack:
-    webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    jwt_secret = secrets.token_urlsafe(48)
+def start_stack(
+    database_url: str,
+    redis_url: str,
+    logs: Path,
+    *,
+    jwt_secret: str | None = None,
+    webhook_secret: str | None = None,
+    **overrides: str,
+) -> Stack:
+    """Start user-api and bank-webhook; replicas of one deployment share the secrets."""
+    webhook_secret = webhook_secret or "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    jwt_secret = jwt_secret or secrets.token_urlsafe(48)
     api_port, webhook_port = free_port(), free_port()
     env = {
         **os.environ,

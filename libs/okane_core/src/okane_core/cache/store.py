@@ -68,10 +68,12 @@ return 1
 """
 
 
-def decode(raw: bytes | None) -> tuple[int, bytes] | None:
+def decode(raw: bytes | str | None) -> tuple[int, bytes] | None:
     """``(version, payload)`` of a value entry; None for a miss or a tombstone."""
     if raw is None:
         return None
+    if isinstance(raw, str):
+        raw = raw.encode()
     version, kind, payload = raw.split(b"|", 2)
     if kind != b"V":
         return None
@@ -139,7 +141,7 @@ class VersionedStore:
             metrics.CACHE_REQUESTS.labels(target, "error").inc()
             return None
         self._ok()
-        entry = decode(raw if isinstance(raw, bytes) else None)
+        entry = decode(raw)
         metrics.CACHE_REQUESTS.labels(target, "miss" if entry is None else "hit").inc()
         return entry
 

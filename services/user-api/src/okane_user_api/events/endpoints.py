@@ -59,11 +59,14 @@ async def _stream(
             cursor = None
             yield _frame(None, await _snapshot(state, principal))
         version = -1
+        first = True
         while not await request.is_disconnected():
-            try:
-                await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
-            except TimeoutError:
-                yield b": keep-alive\n\n"
+            if not first:  # on (re)connection, send what was missed before waiting
+                try:
+                    await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+            first = False
             wake.clear()
             try:
                 if cursor is None:

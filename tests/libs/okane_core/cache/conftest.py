@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from okane_core.cache.client import create_redis
+from okane_core.cache.reads import ReadCache
+from okane_core.cache.store import VersionedStore
+from okane_core.db.engine import SessionFactory
+from okane_core.ledger.service import Ledger
+from okane_core.localstack import Endpoints
+
+
+@pytest.fixture
+async def redis(endpoints: Endpoints) -> AsyncIterator[Redis]:
+    client = create_redis(endpoints.redis_url.rsplit("/", 1)[0] + "/5")
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
+def store(redis: Redis) -> VersionedStore:
+    return VersionedStore(redis)
+
+
+@pytest.fixture
+def reads(store: VersionedStore, sessions: SessionFactory, ledger: Ledger) -> ReadCache:
+    return ReadCache(store, sessions, ledger)

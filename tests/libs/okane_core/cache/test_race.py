@@ -1,0 +1,86 @@
+"""The race that resurrected stale balances in the original: a reader reads the database, a
+writer commits and invalidates, then the reader fills. Forced, many times, on real PostgreSQL
+and Redis: no stale value may survive.
+
+Figures go to ``.okane/test-reports/cache-race.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+from okane_core.cache import codec, keys
+from okane_core.cache.reads import ReadCache
+from okane_core.cache.store import VersionedStore
+from okane_core.db.engine import SessionFactory, run_in_transaction
+from okane_core.ledger.service import Ledger
+from tests.factories import fund, make_user
+
+ITERATIONS = 300
+REPORT = Path(__file__).resolve().parents[4] / ".okane" / "test-reports" / "cache-race.json"
+
+
+async def test_a_late_fill_never_resurrects_an_old_balance(
+    sessions: SessionFactory, ledger: Ledger, store: VersionedStore, reads: ReadCache
+) -> None:
+    payer = await make_user(sessions, ledger)
+    payee = await make_user(sessions, ledger)
+    await fund(sessions, ledger, payer.id, 1_000_000)
+    key = keys.user_key(payer.id, keys.BALANCE)
+    refused = survivors = 0
+    for _ in range(ITERATIONS):
+        # 1. The reader reads the database...
+        read_at = time.monotonic()
+        async with sessions() as s:
+            before = await ledger.wallet(s, payer.id)
+        # 2. ...the writer commits and invalidates (the commit hook of every write path)...
+        await run_in_transaction(
+            sessions,
+            lambda s: ledger.transfer(
+                s, user_id=payer.id, to=str(payee.id), amount=1, idempotency_key=uuid.uuid4().hex
+            ),
+            on_commit=reads.invalidate,
+        )
+        # 3. ...and only then does the reader fill.
+        stored = await store.fill(
+            key, "balances", before.version, codec.encode_wallet(before), read_at=read_at
+        )
+        refused += not stored
+        # What any reader now sees must be the committed balance.
+        seen = await reads.wallet(payer.id)
+        async with sessions() as s:
+            truth = await ledger.wallet(s, payer.id)
+        survivors += seen != truth
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(
+        json.dumps(
+            {"iterations": ITERATIONS, "late_fills_refused": refused, "stale_survivors": survivors}
+        )
+    )
+    assert survivors == 0
+    assert refused == ITERATIONS
+
+
+async def test_without_versions_the_race_would_resurrect(
+    sessions: SessionFactory, ledger: Ledger, store: VersionedStore, reads: ReadCache
+) -> None:
+    """The control: a plain SET (what the original did) leaves the old balance behind, so the
+    test above is able to fail."""
+    payer = await make_user(sessions, ledger)
+    payee = await make_user(sessions, ledger)
+    await fund(sessions, ledger, payer.id, 1_000)
+    key = keys.user_key(payer.id, keys.BALANCE)
+    async with sessions() as s:
+        before = await ledger.wallet(s, payer.id)
+    await run_in_transaction(
+        sessions,
+        lambda s: ledger.transfer(
+            s, user_id=payer.id, to=str(payee.id), amount=1, idempotency_key="k"
+        ),
+        on_commit=reads.invalidate,
+    )
+    await store.redis.set(key, f"{before.version}|V|".encode() + codec.encode_wallet(before))
+    assert (await reads.wallet(payer.id)).available == before.available  # stale: the bug
