@@ -32,7 +32,7 @@ def cwj(name: str = "hourly", generation: int = 1, **spec: Any) -> dict[str, Any
 def container(cronjob: dict[str, Any]) -> dict[str, Any]:
     pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     [only] = pod["containers"]
-    return only
+    return dict(only)
 
 
 def test_cronjob_carries_the_schedule_args_owner_and_labels() -> None:

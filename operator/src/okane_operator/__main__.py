@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 
 import kopf
@@ -29,6 +30,11 @@ def main() -> None:
     kopf.run(
         standalone=settings.standalone,
         peering_name=settings.peering_name,
+        priority=(
+            settings.peering_priority
+            if settings.peering_priority is not None
+            else secrets.randbelow(2**31)
+        ),
         namespaces=watched_namespaces(settings),
         liveness_endpoint=f"http://{settings.bind_address}:{settings.liveness_port}/healthz",
     )

@@ -31,6 +31,12 @@ class OperatorSettings(BaseSettings):
         default=None, description="ConfigMap whose keys become the warm container's environment"
     )
     peering_name: str = "okane-operator"
+    peering_priority: int | None = Field(
+        default=None,
+        ge=0,
+        description="this replica's peering priority; unset picks a random one, because Kopf "
+        "pauses every replica when two live ones share a priority",
+    )
     standalone: bool = Field(default=False, description="run without peering (one replica)")
     liveness_port: PositiveInt = 8080
     metrics_port: int = Field(default=9090, ge=0, description="Prometheus metrics; 0 disables")
