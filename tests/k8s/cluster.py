@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -149,6 +150,11 @@ class LocalCluster:
         self.processes: list[Process] = []
         self.startup_seconds = 0.0
 
+    @property
+    def tls(self) -> ssl.SSLContext:
+        """Trusts the API server's self-signed serving certificate."""
+        return ssl.create_default_context(cafile=str(self.ca_path))
+
     def binary(self, name: str) -> str:
         return str(self.bin_dir / name)
 
@@ -261,7 +267,7 @@ class LocalCluster:
         try:
             response = httpx.get(
                 f"{self.server}/readyz",
-                verify=str(self.ca_path),
+                verify=self.tls,
                 headers={"Authorization": f"Bearer {self.admin_token}"},
                 timeout=5,
             )
@@ -293,7 +299,7 @@ class LocalCluster:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         with httpx.Client(
             base_url=self.server,
-            verify=str(self.ca_path),
+            verify=self.tls,
             headers={"Authorization": f"Bearer {self.admin_token}"},
             timeout=30,
         ) as client:

@@ -26,6 +26,7 @@ def watched_namespaces(settings: OperatorSettings) -> list[str]:
 def main() -> None:
     settings = OperatorSettings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     assert handlers.__name__  # imported for its registrations
     kopf.run(
         standalone=settings.standalone,

@@ -50,6 +50,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
+    # Serve the watched namespaces and the resources present at startup; no cluster-wide
+    # list/watch of namespaces and CRDs, so the operator needs no ClusterRole at all.
+    settings.scanning.disabled = True
     settings.peering.name = config.peering_name
     settings.peering.mandatory = not config.standalone
     settings.posting.level = logging.INFO
