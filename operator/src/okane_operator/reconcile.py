@@ -121,11 +121,11 @@ async def reconcile(operator: Operator, body: Mapping[str, Any]) -> None:
                 message=f"updated CronJob {applied['metadata']['name']}",
             )
         handled = await _run_now(operator, body, applied)
+        await refresh_status(operator, namespace, name, run_now=handled)
     except ApiError as error:
         problem, retry_after = _problem(error)
         await _fail(operator, body, problem, retry_after=retry_after)
     operator.metrics.reconciles.labels("ok").inc()
-    await refresh_status(operator, namespace, name, run_now=handled)
 
 
 async def _run_now(operator: Operator, body: Mapping[str, Any], cronjob: JsonObject) -> str | None:
