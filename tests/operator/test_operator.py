@@ -117,6 +117,20 @@ def handled(cluster: LocalCluster, namespace: str, name: str, needle: str) -> bo
     return needle in annotations.get("operator.okane.dev/last-handled-configuration", "")
 
 
+def event_reasons(cluster: LocalCluster, namespace: str, selector: str) -> list[str]:
+    reasons = cluster.kubectl(
+        "get",
+        "events",
+        "-n",
+        namespace,
+        "--field-selector",
+        selector,
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ).stdout
+    return reasons.split()
+
+
 def finish_pod(
     cluster: LocalCluster, namespace: str, job_name: str, *, exit_code: int, message: str
 ) -> None:
@@ -217,18 +231,17 @@ def test_a_cachewarmjob_becomes_an_owned_cronjob_and_reports_ready(
     ]
     assert table[1].split()[:8] == ["hourly", "*/10", "*", "*", "*", "*", "false", "True"]
 
-    events = k8s_cluster.kubectl(
-        "get",
-        "events",
-        "-n",
-        namespace,
-        "--field-selector",
-        "involvedObject.name=hourly",
-        "-o",
-        "jsonpath={.items[*].reason}",
-    ).stdout.split()
-    assert "CronJobCreated" in events
-    assert 'okane_operator_reconciles_total{result="ok"}' in operator.metrics()
+    # Events and metrics are written just after the status; wait for them, do not race them.
+    wait_until(
+        lambda: (
+            "CronJobCreated" in event_reasons(k8s_cluster, namespace, "involvedObject.name=hourly")
+        ),
+        what="a CronJobCreated event",
+    )
+    wait_until(
+        lambda: 'okane_operator_reconciles_total{result="ok"}' in operator.metrics(),
+        what="the reconcile counter",
+    )
 
 
 def test_spec_changes_are_followed_by_the_cronjob(
@@ -334,7 +347,10 @@ def test_run_now_starts_exactly_one_job_per_annotation_value(
     )
     names = sorted(job["metadata"]["name"] for job in jobs(k8s_cluster, namespace, "manual"))
     assert names == sorted(run_now_job_name(cronjob_name("manual"), v) for v in ("first", "second"))
-    assert "okane_operator_run_now_jobs_total 2.0" in operator.metrics()
+    wait_until(
+        lambda: "okane_operator_run_now_jobs_total 2.0" in operator.metrics(),
+        what="the run-now counter at 2",
+    )
 
 
 def test_run_results_reach_the_status(
@@ -384,20 +400,16 @@ def test_run_results_reach_the_status(
     assert (ready["status"], ready["reason"]) == ("False", "LastRunFailed")
     assert "ConnectionError: Connection refused" in ready["message"]
     assert body["status"]["lastSuccessfulTime"] == status["lastSuccessfulTime"]
-    metrics = operator.metrics()
-    assert 'okane_operator_warm_runs_total{result="succeeded",trigger="manual"} 1.0' in metrics
-    assert 'okane_operator_warm_runs_total{result="failed",trigger="manual"} 1.0' in metrics
-    warnings = k8s_cluster.kubectl(
-        "get",
-        "events",
-        "-n",
-        namespace,
-        "--field-selector",
-        "involvedObject.name=warm,type=Warning",
-        "-o",
-        "jsonpath={.items[*].reason}",
-    ).stdout.split()
-    assert "RunFailed" in warnings
+    for result in ("succeeded", "failed"):
+        sample = f'okane_operator_warm_runs_total{{result="{result}",trigger="manual"}} 1.0'
+        wait_until(lambda sample=sample: sample in operator.metrics(), what=sample)
+    wait_until(
+        lambda: (
+            "RunFailed"
+            in event_reasons(k8s_cluster, namespace, "involvedObject.name=warm,type=Warning")
+        ),
+        what="a RunFailed warning event",
+    )
 
 
 def test_restarts_and_replicas_converge_without_duplicates(
@@ -441,11 +453,11 @@ def test_restarts_and_replicas_converge_without_duplicates(
     ]
     names = sorted(job["metadata"]["name"] for job in jobs(k8s_cluster, namespace, "steady"))
     assert names == sorted(run_now_job_name(cronjob_name("steady"), v) for v in ("a", "b"))
-    peering = k8s_cluster.get(
-        f"/apis/kopf.dev/v1/namespaces/{namespace}/kopfpeerings/okane-operator"
+    peering = f"/apis/kopf.dev/v1/namespaces/{namespace}/kopfpeerings/okane-operator"
+    wait_until(
+        lambda: len((k8s_cluster.get(peering) or {}).get("status") or {}) >= 2,
+        what="both replicas in the KopfPeering",
     )
-    assert peering is not None
-    assert len(peering.get("status") or {}) >= 2  # both replicas took part
 
 
 def test_the_operator_is_bound_by_the_charts_rbac(
