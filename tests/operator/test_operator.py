@@ -400,9 +400,12 @@ def test_run_results_reach_the_status(
     assert (ready["status"], ready["reason"]) == ("False", "LastRunFailed")
     assert "ConnectionError: Connection refused" in ready["message"]
     assert body["status"]["lastSuccessfulTime"] == status["lastSuccessfulTime"]
-    for result in ("succeeded", "failed"):
+
+    def counted(result: str) -> bool:
         sample = f'okane_operator_warm_runs_total{{result="{result}",trigger="manual"}} 1.0'
-        wait_until(lambda sample=sample: sample in operator.metrics(), what=sample)
+        return sample in operator.metrics()
+
+    wait_until(lambda: counted("succeeded") and counted("failed"), what="one run of each result")
     wait_until(
         lambda: (
             "RunFailed"
