@@ -79,12 +79,6 @@ MOD
             "$kubernetes_mod"
         echo ")"
     } >>"$wrapper/go.mod"
-    cat >"$wrapper/tools.go" <<'GO'
-//go:build tools
-
-// Package tools only records the commands this module builds, so that `go mod tidy` keeps them.
-package tools
-GO
     version_flags="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
     version_flags+=" -X k8s.io/component-base/version.gitMajor=1"
     version_flags+=" -X k8s.io/component-base/version.gitMinor=$minor"
