@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from okane_core.cache.warm import parse_duration
 from okane_operator.model import DEFAULT_SCHEDULE, GROUP, KIND, PLURAL, TARGETS, VERSION
 
 CRD = (
@@ -105,8 +106,12 @@ def test_schedule_pattern(version: dict[str, Any], schedule: str, valid: bool) -
     [
         ("24h", True),
         ("7d", True),
-        ("1d12h", True),
         ("90m", True),
+        ("30s", True),
+        ("2w", True),
+        ("1d12h", False),
+        ("0h", False),
+        ("24", False),
         ("1.5h", False),
         ("h", False),
         ("-1h", False),
@@ -116,3 +121,6 @@ def test_schedule_pattern(version: dict[str, Any], schedule: str, valid: bool) -
 def test_active_within_pattern(version: dict[str, Any], duration: str, valid: bool) -> None:
     pattern = re.compile(spec_schema(version)["activeWithin"]["pattern"])
     assert bool(pattern.search(duration)) is valid
+    # Whatever the CRD admits, `okane warm --active-within` accepts too.
+    if valid:
+        assert parse_duration(duration).total_seconds() > 0

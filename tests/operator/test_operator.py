@@ -24,7 +24,13 @@ from tests.operator.conftest import RunningOperator, install_operator_rbac
 pytestmark = pytest.mark.k8s
 
 StartOperator = Callable[..., RunningOperator]
-SUMMARY = {"targets": {"balances": 1000, "profiles": 1000}, "users": 1000, "seconds": 1.23}
+# The last line `okane warm` prints (okane_core.cache.warm.WarmSummary.as_dict()).
+SUMMARY = {
+    "targets": {"balances": 1000, "profiles": 1000},
+    "written": {"balances": 120, "profiles": 0},
+    "users": 1000,
+    "seconds": 1.23,
+}
 
 
 def cwj_path(namespace: str, name: str = "") -> str:
@@ -375,6 +381,7 @@ def test_run_results_reach_the_status(
     body = wait_until(lambda: last_run("Succeeded", ok_job), timeout=90, what="a successful run")
     status = body["status"]
     assert status["lastRun"]["targets"] == {"balances": 1000, "profiles": 1000}
+    assert status["lastRun"]["written"] == {"balances": 120, "profiles": 0}
     assert status["lastRun"]["users"] == 1000
     assert status["lastRun"]["durationSeconds"] == 1.23
     assert status["lastRun"]["trigger"] == "Manual"

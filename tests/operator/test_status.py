@@ -6,11 +6,17 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from okane_core.cache.warm import WarmSummary
 from okane_operator.model import GENERATION_ANNOTATION
 from okane_operator.status import Problem, compute_status, parse_summary
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-SUMMARY = {"targets": {"balances": 1000, "profiles": 990}, "users": 1000, "seconds": 1.5}
+SUMMARY = {
+    "targets": {"balances": 1000, "profiles": 990},
+    "written": {"balances": 40, "profiles": 0},
+    "users": 1000,
+    "seconds": 1.5,
+}
 
 
 def cwj(generation: int = 2, status: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
@@ -144,6 +150,7 @@ def test_a_successful_run_reports_what_it_warmed() -> None:
         "startTime": "2026-11-26T11:00:00Z",
         "completionTime": "2026-11-26T11:00:30Z",
         "targets": {"balances": 1000, "profiles": 990},
+        "written": {"balances": 40, "profiles": 0},
         "users": 1000,
         "durationSeconds": 1.5,
     }
@@ -241,12 +248,40 @@ def test_run_now_value_is_remembered() -> None:
     assert kept["lastRunNow"] == "v1"
 
 
+def test_the_line_okane_warm_prints_is_understood() -> None:
+    # Exactly what `okane warm` echoes last (okane_core.cli.warm_command).
+    printed = json.dumps(
+        WarmSummary(
+            targets={"balances": 7, "history": 5},
+            written={"balances": 2, "history": 5},
+            users=7,
+            seconds=0.25,
+        ).as_dict(),
+        sort_keys=True,
+    )
+
+    assert parse_summary(printed) == {
+        "targets": {"balances": 7, "history": 5},
+        "written": {"balances": 2, "history": 5},
+        "users": 7,
+        "seconds": 0.25,
+    }
+
+
 def test_summary_is_the_last_line_and_must_have_the_contract_shape() -> None:
     assert parse_summary("log line\n" + json.dumps(SUMMARY) + "\n") == {
         "targets": {"balances": 1000, "profiles": 990},
+        "written": {"balances": 40, "profiles": 0},
         "users": 1000,
         "seconds": 1.5,
     }
+    assert parse_summary('{"targets": {"history": 3}, "seconds": 0.5}') == {
+        "targets": {"history": 3},
+        "seconds": 0.5,
+    }
+    assert (
+        parse_summary('{"targets": {"balances": 1}, "written": {"x": "y"}, "seconds": 1}') is None
+    )
     assert parse_summary(json.dumps(SUMMARY) + "\nlater line") is None
     assert parse_summary('{"targets": {"balances": "many"}, "seconds": 1}') is None
     assert parse_summary('{"targets": {}}') is None

@@ -34,7 +34,8 @@ KOPF_PREFIX = "operator.okane.dev"
 TARGETS = ("balances", "profiles", "contacts", "history")
 DEFAULT_SCHEDULE = "0 * * * *"
 
-_DURATION = re.compile(r"^([0-9]+[smhdw])+$")
+# What `okane warm --active-within` accepts (with a unit always, as the CRD requires).
+_DURATION = re.compile(r"^[1-9][0-9]*[smhdw]$")
 
 
 class InvalidSpec(ValueError):

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from okane_operator.model import GENERATION_ANNOTATION, RUN_NOW_ANNOTATION
 from okane_operator.render import CONTAINER
@@ -65,6 +65,8 @@ class Run:
             status["message"] = self.message
         if self.summary is not None:
             status["targets"] = dict(self.summary["targets"])
+            if "written" in self.summary:
+                status["written"] = dict(self.summary["written"])
             if "users" in self.summary:
                 status["users"] = self.summary["users"]
             status["durationSeconds"] = self.summary["seconds"]
@@ -93,10 +95,19 @@ def _latest(*values: str | None) -> str | None:
     return max(present)[1] if present else None
 
 
+def _counts(value: object) -> TypeGuard[dict[str, int]]:
+    """A mapping of target name to an integer count."""
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+        for k, v in value.items()
+    )
+
+
 def parse_summary(message: str | None) -> dict[str, Any] | None:
     """The JSON summary `okane warm` prints last, or None if ``message`` does not end with one.
 
-    Shape: ``{"targets": {"balances": 1000, ...}, "users": 1000, "seconds": 1.23}``.
+    Shape: ``{"targets": {"balances": 1000, ...}, "written": {"balances": 40, ...},
+    "users": 1000, "seconds": 1.23}`` (``written`` and ``users`` may be absent).
     """
     lines = [line for line in (message or "").splitlines() if line.strip()]
     if not lines:
@@ -108,15 +119,16 @@ def parse_summary(message: str | None) -> dict[str, Any] | None:
     if not isinstance(summary, dict):
         return None
     targets = summary.get("targets")
+    written = summary.get("written", {})
     seconds = summary.get("seconds")
     users = summary.get("users")
-    counts_ok = isinstance(targets, dict) and all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
-        for k, v in targets.items()
-    )
-    if not counts_ok or not isinstance(seconds, int | float) or isinstance(seconds, bool):
+    if not (_counts(targets) and _counts(written)):
         return None
-    result: dict[str, Any] = {"targets": dict(targets or {}), "seconds": float(seconds)}
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return None
+    result: dict[str, Any] = {"targets": dict(targets), "seconds": float(seconds)}
+    if written:
+        result["written"] = dict(written)
     if isinstance(users, int) and not isinstance(users, bool):
         result["users"] = users
     return result
