@@ -39,3 +39,6 @@ test: lint
 
 clean:
 	rm -rf .venv .tools .okane .mypy_cache .ruff_cache .pytest_cache
+
+# Kubernetes toolchain and local control plane (operator tests).
+include make/k8s.mk

@@ -1,0 +1,17 @@
+# Kubernetes: the pinned toolchain the operator tests run against, and a control plane for people.
+# Included from the Makefile; `make test` builds the toolchain first when it is missing.
+
+K8S_TOOLCHAIN := tools/k8s-toolchain.sh
+
+.PHONY: k8s-toolchain k8s-up
+
+# kube-apiserver, kube-controller-manager, kubectl, etcd and helm, built from the Go module proxy
+# into ~/.cache/okane/k8s/ (once; several minutes on two cores; logged there in build.log).
+k8s-toolchain:
+	@bash $(K8S_TOOLCHAIN) >/dev/null
+
+# etcd + kube-apiserver + kube-controller-manager on loopback; prints the KUBECONFIG to use.
+k8s-up: install k8s-toolchain
+	$(PY)/python -m tests.k8s.cluster
+
+test: k8s-toolchain
