@@ -56,7 +56,8 @@ def seed_transfers(conn: psycopg.Connection, count: int, *, amount: int = 1) -> 
             "id FROM accounts WHERE kind = 'wallet'"
         )
         total = conn.execute("SELECT count(*) FROM wallets").fetchone()
-        assert total is not None and total[0] > 1
+        assert total is not None
+        assert total[0] > 1
         conn.execute(
             "CREATE TEMP TABLE moves ON COMMIT DROP AS SELECT uuidv7() AS txn, d.id AS debit, "
             "c.id AS credit FROM (SELECT g, 1 + (g * 7919) %% %(w)s AS dn, "

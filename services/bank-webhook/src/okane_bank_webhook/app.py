@@ -10,17 +10,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import SpanProcessor
 
 from okane_bank_webhook.endpoints import WebhookState
 from okane_bank_webhook.endpoints import router as webhook_router
 from okane_core.cache.client import create_redis
 from okane_core.cache.wiring import build_cache
-from okane_core.db.engine import create_engine, create_session_factory
+from okane_core.db.engine import create_engine, create_session_factory, observe_engine
+from okane_core.ledger import repository as ledger_repo
 from okane_core.ledger.service import Ledger
+from okane_core.observability import metrics
+from okane_core.observability.tracing import instrument_engine
 from okane_core.settings import Settings, load_settings
 from okane_core.webhooks import decode_secret
 from okane_web.health import router as health_router
 from okane_web.limits import BodySizeLimit
+from okane_web.observability import observe
 from okane_web.problems import install_problem_handlers
 
 log = logging.getLogger(__name__)
@@ -44,11 +49,18 @@ async def _expire_forever(state: WebhookState) -> None:
             count = await state.run(lambda s: state.ledger.expire_pending(s, limit=500))
             if count:
                 log.info("expired %d overdue transactions", count)
+            async with state.sessions() as session:
+                pending = await ledger_repo.pending_summary(session)
+            for kind in ("topup", "withdrawal"):
+                metrics.PENDING.labels(kind).set(pending.get(kind, (0, 0))[0])
+            metrics.PENDING_HELD.set(pending.get("withdrawal", (0, 0))[1])
         except Exception:
             log.exception("expiry sweep failed; retrying next round")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, span_processor: SpanProcessor | None = None
+) -> FastAPI:
     settings = settings or load_settings()
     if settings.database_url is None or settings.redis_url is None:
         raise RuntimeError("OKANE_DATABASE_URL and OKANE_REDIS_URL must be set (`okane up` does)")
@@ -58,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings, database_url, application_name="okane-bank-webhook")
+        observe_engine(engine)
+        instrument_engine(engine)
         redis = create_redis(redis_url)
         sessions = create_session_factory(engine)
         ledger = Ledger(settings)
@@ -88,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    observe(app, "bank-webhook", span_processor=span_processor)
     app.include_router(health_router)
     app.include_router(webhook_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -19,10 +19,13 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.cache.wiring import Cache
+from okane_core.db.changes import Changes
 from okane_core.db.engine import SessionFactory, run_in_transaction
-from okane_core.errors import InvalidRequest
+from okane_core.errors import InvalidRequest, WebhookRejected
 from okane_core.ledger.bank import APPLIED, EXPIRED, apply_bank_event
 from okane_core.ledger.service import Ledger
+from okane_core.observability import metrics
+from okane_core.observability.ledger import record_committed
 from okane_core.settings import Settings
 from okane_core.webhooks import verify
 from okane_web.fields import HARD_MAX_PAISE, Paise
@@ -56,8 +59,12 @@ class WebhookState:
             self.sessions,
             work,
             max_retries=self.settings.max_retries,
-            on_commit=self.cache.committed,
+            on_commit=self.committed,
         )
+
+    async def committed(self, changes: Changes) -> None:
+        record_committed(changes)
+        await self.cache.committed(changes)
 
 
 # What okane_core.ids.new_reference produces: anything else cannot name a transaction.
@@ -140,7 +147,12 @@ def _parse(body: bytes) -> BankEvent:
 async def bank_callback(request: Request) -> JSONResponse:
     state: WebhookState = request.app.state.webhook
     body = await request.body()
-    event_id = verify(state.secrets, request.headers, body)
+    try:
+        event_id = verify(state.secrets, request.headers, body)
+    except WebhookRejected as refused:
+        metrics.WEBHOOK_VERIFICATIONS.labels(_refusal(refused)).inc()
+        raise
+    metrics.WEBHOOK_VERIFICATIONS.labels("valid").inc()
     event = _parse(body)
     result = await state.run(
         lambda s: apply_bank_event(
@@ -152,7 +164,19 @@ async def bank_callback(request: Request) -> JSONResponse:
             amount=event.data.amount,
         ),
     )
+    metrics.WEBHOOK_EVENTS.labels(
+        event.type, "replayed" if result.replayed else result.outcome
+    ).inc()
     return _answer(result.outcome, result.response, replayed=result.replayed)
+
+
+def _refusal(error: WebhookRejected) -> str:
+    """A bounded label for why a signature check failed."""
+    return {
+        "webhook-timestamp": "bad_timestamp",
+        "webhook-signature": "bad_signature",
+        "webhook-id": "bad_id",
+    }.get(error.field or "", "missing_headers")
 
 
 def _answer(outcome: str, response: dict[str, Any], *, replayed: bool) -> JSONResponse:

@@ -10,13 +10,15 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from opentelemetry.sdk.trace import SpanProcessor
 from starlette.middleware.sessions import SessionMiddleware
 
 from okane_core.cache.client import create_redis
 from okane_core.cache.events import EventHub
 from okane_core.cache.wiring import build_cache
-from okane_core.db.engine import create_engine, create_session_factory
+from okane_core.db.engine import create_engine, create_session_factory, observe_engine
 from okane_core.ledger.service import Ledger
+from okane_core.observability.tracing import instrument_engine
 from okane_core.settings import Settings, load_settings
 from okane_user_api.admin.endpoints import router as admin_router
 from okane_user_api.auth.endpoints import router as auth_router
@@ -31,6 +33,7 @@ from okane_user_api.state import AppState
 from okane_user_api.wallet.endpoints import router as wallet_router
 from okane_web.health import router as health_router
 from okane_web.limits import BodySizeLimit
+from okane_web.observability import observe
 from okane_web.problems import install_problem_handlers
 
 
@@ -48,13 +51,17 @@ def _session_secret(settings: Settings, jwt_secret: str) -> str:
     return hmac.new(jwt_secret.encode(), b"okane-oidc-state", hashlib.sha256).hexdigest()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, span_processor: SpanProcessor | None = None
+) -> FastAPI:
     settings = settings or load_settings()
     database_url, redis_url, jwt_secret = _require(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings, database_url, application_name="okane-user-api")
+        observe_engine(engine)
+        instrument_engine(engine)
         redis = create_redis(redis_url)
         sessions = create_session_factory(engine)
         ledger = Ledger(settings)
@@ -92,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    observe(app, "user-api", span_processor=span_processor)
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(wallet_router)

@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from okane_core.cache.events import EventHub
 from okane_core.cache.wiring import Cache
+from okane_core.db.changes import Changes
 from okane_core.db.engine import SessionFactory, run_in_transaction
 from okane_core.ledger.service import Ledger
+from okane_core.observability.ledger import record_committed
 from okane_core.settings import Settings
 from okane_user_api.auth.passwords import PasswordHasher
 from okane_user_api.auth.ratelimit import RateLimiter
@@ -41,8 +43,12 @@ class AppState:
             self.sessions,
             work,
             max_retries=self.settings.max_retries,
-            on_commit=self.cache.committed,
+            on_commit=self.committed,
         )
+
+    async def committed(self, changes: Changes) -> None:
+        record_committed(changes)
+        await self.cache.committed(changes)
 
 
 def get_state(request: Request) -> AppState:

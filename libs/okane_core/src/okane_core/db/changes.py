@@ -33,6 +33,8 @@ class TransactionChange:
     amount: int
     debit_account_id: int
     credit_account_id: int
+    failure_reason: str | None = None
+    settlement_lag: float | None = None  # seconds from start to the bank's answer
 
 
 @dataclass(slots=True)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -24,7 +26,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from okane_core.db.changes import Changes, changes_of
-from okane_core.db.errors import is_retryable, translate_db_error
+from okane_core.db.errors import DEADLOCK_DETECTED, is_retryable, sqlstate, translate_db_error
+from okane_core.observability import metrics
 from okane_core.settings import Settings
 
 T = TypeVar("T")
@@ -63,6 +66,33 @@ def create_engine(settings: Settings, url: str, *, application_name: str = "okan
     )
 
 
+def observe_engine(engine: AsyncEngine) -> None:
+    """Count statements and pool use of this engine in the process's metrics."""
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _statement(*_: object) -> None:
+        metrics.DB_STATEMENTS.inc()
+
+    @event.listens_for(sync_engine.pool, "checkout")
+    def _checkout(*_: object) -> None:
+        metrics.DB_POOL_CONNECTIONS.labels("in_use").inc()
+        metrics.DB_POOL_CONNECTIONS.labels("idle").dec()
+
+    @event.listens_for(sync_engine.pool, "checkin")
+    def _checkin(*_: object) -> None:
+        metrics.DB_POOL_CONNECTIONS.labels("in_use").dec()
+        metrics.DB_POOL_CONNECTIONS.labels("idle").inc()
+
+    @event.listens_for(sync_engine.pool, "close")
+    def _close(*_: object) -> None:
+        metrics.DB_POOL_CONNECTIONS.labels("idle").dec()
+
+    @event.listens_for(sync_engine.pool, "connect")
+    def _connect(*_: object) -> None:
+        metrics.DB_POOL_CONNECTIONS.labels("idle").inc()
+
+
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
@@ -89,12 +119,17 @@ async def run_in_transaction(
     """
     attempt = 0
     while True:
+        started = time.perf_counter()
         try:
             async with unit_of_work(sessions) as session:
                 result = await work(session)
                 info = session.info
         except DBAPIError as error:
+            metrics.DB_TRANSACTION_DURATION.labels("error").observe(time.perf_counter() - started)
             if is_retryable(error) and attempt < max_retries:
+                metrics.DB_RETRIES.labels(
+                    "deadlock" if sqlstate(error) == DEADLOCK_DETECTED else "serialization"
+                ).inc()
                 attempt += 1
                 delay = min(0.2, 0.005 * 2**attempt) * random.uniform(0.5, 1.5)  # noqa: S311
                 log.info("retrying after %s (attempt %d)", error.orig, attempt)
@@ -104,6 +139,12 @@ async def run_in_transaction(
             if translated is None:
                 raise
             raise translated from error
+        except Exception:
+            metrics.DB_TRANSACTION_DURATION.labels("rolled_back").observe(
+                time.perf_counter() - started
+            )
+            raise
+        metrics.DB_TRANSACTION_DURATION.labels("committed").observe(time.perf_counter() - started)
         if on_commit is not None:
             changes = changes_of(info)
             if changes:

@@ -156,6 +156,8 @@ class LedgerTransaction(Base):
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
     settled_at: Mapped[datetime | None]
+    # W3C traceparent of the request that started it: a bank callback's trace links to it.
+    trace_parent: Mapped[str | None] = mapped_column(String(55))
 
 
 class LedgerPosting(Base):

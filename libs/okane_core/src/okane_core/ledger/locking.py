@@ -15,6 +15,7 @@ account's key, so the weaker lock is exact (it is the lock a plain UPDATE takes)
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -22,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.ledger.views import AccountRow
+from okane_core.observability import metrics
 
 _LOCK_ACCOUNTS = text(
     "SELECT id, kind, user_id, code, currency, available, locked, version "
@@ -35,7 +37,9 @@ async def lock_accounts(session: AsyncSession, account_ids: Iterable[int]) -> di
     The ``ORDER BY id`` makes PostgreSQL take the row locks in that order.
     """
     ids = sorted(set(account_ids))
+    started = time.perf_counter()
     rows = (await session.execute(_LOCK_ACCOUNTS, {"ids": ids})).all()
+    metrics.LOCK_WAIT.observe(time.perf_counter() - started)
     found = {row.id: AccountRow(*row) for row in rows}
     missing = set(ids) - found.keys()
     if missing:

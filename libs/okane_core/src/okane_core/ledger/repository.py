@@ -23,16 +23,17 @@ from okane_core.ledger.views import AccountRow, HistoryPage, TransactionView, Wa
 _TXN_COLUMNS = (
     "t.id, t.kind, t.status, t.failure_reason, t.amount, t.currency, t.debit_account_id, "
     "t.credit_account_id, t.initiator_id, t.reference, t.note, t.reverses_id, t.expires_at, "
-    "t.created_at, t.updated_at, t.settled_at"
+    "t.created_at, t.updated_at, t.settled_at, t.trace_parent"
 )
+_BASE = 17  # columns of _TXN_COLUMNS; a viewer's query adds the counterparty's id and name
 
 
 def _view(row: Any, viewer_account_id: int | None = None) -> TransactionView:
-    base = TransactionView(*tuple(row)[:16])
+    base = TransactionView(*tuple(row)[:_BASE])
     if viewer_account_id is None:
         return base
     direction = "debit" if base.debit_account_id == viewer_account_id else "credit"
-    counterparty_id, counterparty_name = tuple(row)[16:18]
+    counterparty_id, counterparty_name = tuple(row)[_BASE : _BASE + 2]
     return dataclasses.replace(
         base,
         direction=direction,
@@ -120,8 +121,18 @@ async def apply_balance_changes(session: AsyncSession, changes: Sequence[Balance
 
 
 def _record(session: AsyncSession, view: TransactionView) -> TransactionView:
+    lag = None
+    if view.settled_at is not None and view.kind in {"topup", "withdrawal"}:
+        lag = (view.settled_at - view.created_at).total_seconds()
     changes_of(session.info).transactions[view.id] = TransactionChange(
-        view.id, view.kind, view.status, view.amount, view.debit_account_id, view.credit_account_id
+        view.id,
+        view.kind,
+        view.status,
+        view.amount,
+        view.debit_account_id,
+        view.credit_account_id,
+        view.failure_reason,
+        lag if view.status != "processing" and lag is not None and lag > 0 else None,
     )
     return view
 
@@ -145,6 +156,7 @@ async def insert_transaction(
     note: str | None = None,
     reverses_id: uuid.UUID | None = None,
     expires_in_seconds: int | None = None,
+    trace_parent: str | None = None,
 ) -> TransactionView:
     """Insert a transaction. Final ones are settled now; pending ones expire after
     ``expires_in_seconds`` (database clock, so every replica agrees)."""
@@ -153,11 +165,11 @@ async def insert_transaction(
             text(
                 "INSERT INTO transactions AS t (id, kind, status, failure_reason, amount, "
                 "currency, debit_account_id, credit_account_id, initiator_id, reference, note, "
-                "reverses_id, expires_at, settled_at) "
+                "reverses_id, expires_at, settled_at, trace_parent) "
                 "VALUES (:id, :kind, :status, :failure_reason, :amount, :currency, :debit, "
                 ":credit, :initiator_id, :reference, :note, :reverses_id, "
                 "now() + make_interval(secs => CAST(:ttl AS double precision)), "
-                "CASE WHEN CAST(:final AS boolean) THEN now() END) "
+                "CASE WHEN CAST(:final AS boolean) THEN now() END, :trace_parent) "
                 f"RETURNING {_TXN_COLUMNS}"
             ),
             {
@@ -175,6 +187,7 @@ async def insert_transaction(
                 "reverses_id": reverses_id,
                 "ttl": expires_in_seconds,
                 "final": status != "processing",
+                "trace_parent": trace_parent,
             },
         )
     ).one()
@@ -519,3 +532,14 @@ async def pending_settlements(session: AsyncSession, *, limit: int) -> list[dict
         {"limit": limit},
     )
     return [dict(row._mapping) for row in rows]
+
+
+async def pending_summary(session: AsyncSession) -> dict[str, tuple[int, int]]:
+    """(count, paise) of processing top-ups and withdrawals (served by a partial index)."""
+    rows = await session.execute(
+        text(
+            "SELECT kind, count(*), coalesce(sum(amount), 0) FROM transactions "
+            "WHERE status = 'processing' GROUP BY kind"
+        )
+    )
+    return {row[0]: (int(row[1]), int(row[2])) for row in rows}

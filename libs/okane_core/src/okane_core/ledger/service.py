@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.errors import (
@@ -50,6 +51,7 @@ from okane_core.ledger.domain import (
 )
 from okane_core.ledger.locking import lock_accounts
 from okane_core.ledger.views import HistoryPage, TransactionView, Wallet
+from okane_core.observability.tracing import current_traceparent, link_to
 from okane_core.settings import Settings
 from okane_core.users import repository as users_repo
 from okane_core.users.domain import parse_user_ref
@@ -367,6 +369,7 @@ class Ledger:
                 initiator_id=user_id,
                 reference=new_reference("tp"),
                 expires_in_seconds=self.settings.settlement_deadline_seconds,
+                trace_parent=current_traceparent(),
             )
             await self._touch(session, wallet.account_id)
             return view
@@ -418,6 +421,7 @@ class Ledger:
                 status=Status.PROCESSING,
                 reference=new_reference("wd"),
                 expires_in_seconds=self.settings.settlement_deadline_seconds,
+                trace_parent=current_traceparent(),
             )
             await repo.apply_balance_changes(
                 session, [BalanceChange(account.id, available=-amount, locked=amount)]
@@ -455,6 +459,9 @@ class Ledger:
         txn = await repo.lock_transaction(session, reference=reference)
         if txn is None or txn.kind != kind:
             raise TransactionNotFound(f"no pending {kind} has this reference", field="reference")
+        for link in link_to(txn.trace_parent):
+            # This callback's trace points at the request that started the transaction.
+            trace.get_current_span().add_link(link.context, {"okane.reference": reference})
         if txn.status != Status.PROCESSING:
             raise AlreadySettled(f"this {kind} is already {txn.status}", field="reference")
         if amount != txn.amount:

@@ -50,6 +50,7 @@ class TransactionView:
     created_at: datetime
     updated_at: datetime
     settled_at: datetime | None
+    trace_parent: str | None = None
     direction: str | None = None
     counterparty_id: uuid.UUID | None = None
     counterparty_name: str | None = None

@@ -40,3 +40,65 @@ WARM_DURATION = Histogram(
     "Duration of cache warm runs",
     buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600),
 )
+
+# --- the ledger (recorded after commit, so only what really happened is counted) ---------------
+TRANSACTIONS = Counter(
+    "okane_transactions_total",
+    "Committed transaction writes by kind, resulting status and failure reason",
+    ["kind", "status", "reason"],
+)
+MONEY_MOVED = Counter(
+    "okane_money_moved_paise_total",
+    "Paise moved by successful transactions, by kind (1 INR = 100 paise)",
+    ["kind"],
+)
+SETTLEMENT_LAG = Histogram(
+    "okane_settlement_lag_seconds",
+    "Time from the start of a top-up or withdrawal to the bank's answer",
+    ["kind"],
+    buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600),
+)
+PENDING = Gauge(
+    "okane_pending_transactions",
+    "Top-ups and withdrawals waiting for the bank (sampled by the expiry sweep)",
+    ["kind"],
+    multiprocess_mode="max",
+)
+PENDING_HELD = Gauge(
+    "okane_pending_held_paise",
+    "Paise held (locked) by pending withdrawals (sampled by the expiry sweep)",
+    multiprocess_mode="max",
+)
+LOCK_WAIT = Histogram(
+    "okane_ledger_lock_wait_seconds",
+    "Time spent acquiring account row locks",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+DB_TRANSACTION_DURATION = Histogram(
+    "okane_db_transaction_duration_seconds",
+    "Duration of units of work (one database transaction each), by outcome",
+    ["outcome"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DB_RETRIES = Counter(
+    "okane_db_retries_total",
+    "Units of work retried after a deadlock or serialization failure",
+    ["reason"],
+)
+DB_STATEMENTS = Counter("okane_db_statements_total", "SQL statements sent to PostgreSQL")
+DB_POOL_CONNECTIONS = Gauge(
+    "okane_db_pool_connections",
+    "Connections of this process's pool, by state (in_use, idle)",
+    ["state"],
+    multiprocess_mode="livesum",
+)
+WEBHOOK_VERIFICATIONS = Counter(
+    "okane_webhook_verifications_total",
+    "Bank callback signature checks by outcome (valid, or the reason for refusal)",
+    ["outcome"],
+)
+WEBHOOK_EVENTS = Counter(
+    "okane_webhook_events_total",
+    "Verified bank events by type and outcome (applied, replayed, or the refusal code)",
+    ["type", "outcome"],
+)

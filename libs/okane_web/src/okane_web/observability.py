@@ -1,0 +1,110 @@
+"""HTTP metrics, the ``/metrics`` endpoint, JSON logs and tracing for a FastAPI service.
+
+Metrics with several uvicorn workers: set ``PROMETHEUS_MULTIPROC_DIR`` (an empty, writable
+directory) before the workers start; each writes its own files and ``/metrics`` aggregates them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from fastapi import APIRouter, FastAPI, Response
+from opentelemetry.sdk.trace import SpanProcessor
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from okane_core.observability.logs import configure_logging
+from okane_core.observability.tracing import configure_tracing
+
+HTTP_REQUESTS = Counter(
+    "okane_http_requests_total",
+    "HTTP requests by service, method, route template and status code",
+    ["service", "method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "okane_http_request_duration_seconds",
+    "HTTP request duration by service, method and route template",
+    ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+HTTP_IN_FLIGHT = Gauge(
+    "okane_http_requests_in_flight",
+    "HTTP requests being served",
+    ["service"],
+    multiprocess_mode="livesum",
+)
+# Streams stay open for minutes; their duration would drown the request latency.
+UNTIMED_ROUTES = frozenset({"/v1/events", "/metrics"})
+
+
+class HttpMetrics:
+    """Count and time every request by its route *template* (bounded label values)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        in_flight = HTTP_IN_FLIGHT.labels(self.service)
+        in_flight.inc()
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            in_flight.dec()
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"] if template != "unmatched" else "other"
+            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+            if template not in UNTIMED_ROUTES:
+                HTTP_DURATION.labels(self.service, method, template).observe(
+                    time.perf_counter() - started
+                )
+
+
+def metrics_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            body = generate_latest(registry)
+        else:
+            body = generate_latest(REGISTRY)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def observe(app: FastAPI, service: str, *, span_processor: SpanProcessor | None = None) -> None:
+    """Logs, metrics and (when configured) tracing for this app. Call from the app factory."""
+    configure_logging(service, os.environ.get("OKANE_LOG_LEVEL", "INFO"))
+    app.include_router(metrics_router())
+    app.add_middleware(HttpMetrics, service=service)
+    if configure_tracing(service, span_processor):
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor  # noqa: PLC0415
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
