@@ -20,7 +20,6 @@ from okane_core.db.engine import create_engine, create_session_factory, observe_
 from okane_core.ledger import repository as ledger_repo
 from okane_core.ledger.service import Ledger
 from okane_core.observability import metrics
-from okane_core.observability.tracing import instrument_engine
 from okane_core.settings import Settings, load_settings
 from okane_core.webhooks import decode_secret
 from okane_web.health import router as health_router
@@ -71,7 +70,6 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings, database_url, application_name="okane-bank-webhook")
         observe_engine(engine)
-        instrument_engine(engine)
         redis = create_redis(redis_url)
         sessions = create_session_factory(engine)
         ledger = Ledger(settings)

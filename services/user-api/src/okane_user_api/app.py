@@ -18,7 +18,6 @@ from okane_core.cache.events import EventHub
 from okane_core.cache.wiring import build_cache
 from okane_core.db.engine import create_engine, create_session_factory, observe_engine
 from okane_core.ledger.service import Ledger
-from okane_core.observability.tracing import instrument_engine
 from okane_core.settings import Settings, load_settings
 from okane_user_api.admin.endpoints import router as admin_router
 from okane_user_api.auth.endpoints import router as auth_router
@@ -61,7 +60,6 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings, database_url, application_name="okane-user-api")
         observe_engine(engine)
-        instrument_engine(engine)
         redis = create_redis(redis_url)
         sessions = create_session_factory(engine)
         ledger = Ledger(settings)

@@ -18,12 +18,8 @@ from typing import TypeVar
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from okane_core.db.changes import Changes, changes_of
 from okane_core.db.errors import DEADLOCK_DETECTED, is_retryable, sqlstate, translate_db_error
@@ -56,7 +52,8 @@ def create_engine(settings: Settings, url: str, *, application_name: str = "okan
         f"-c idle_in_transaction_session_timeout={settings.statement_timeout_ms * 3} "
         "-c timezone=UTC"
     )
-    return create_async_engine(
+    # Looked up at call time, so tracing (which wraps it) covers every engine made after it is on.
+    return sqlalchemy_asyncio.create_async_engine(
         normalize_url(url),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,

@@ -1,0 +1,164 @@
+"""The span tree of one transfer, and a bank callback's trace linked to the top-up it settles.
+
+Both services run in this process (uvicorn in threads, real HTTP on loopback) so their spans
+land in one in-memory exporter.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from okane_bank_webhook.app import create_app as create_webhook
+from okane_core.localstack import Endpoints, free_port
+from okane_core.observability.logs import JsonFormatter
+from okane_core.settings import load_settings
+from okane_user_api.app import create_app as create_user_api
+from tests.services.client import Api
+
+
+class Served:
+    def __init__(self, app: FastAPI) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+@pytest.fixture(scope="module")
+def traced(
+    module_database_url: str, endpoints: Endpoints
+) -> Iterator[tuple[Api, InMemorySpanExporter]]:
+    exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    settings = load_settings(
+        database_url=module_database_url,
+        redis_url=endpoints.redis_url,
+        jwt_secret="t" * 48,
+        bank_webhook_secret=secret,
+    )
+    api_app = create_user_api(settings, span_processor=processor)
+    webhook_app = create_webhook(settings, span_processor=processor)
+    with Served(api_app) as api_server, Served(webhook_app) as hook_server:
+        yield Api(api_server.url, hook_server.url, secret), exporter
+
+
+def children_of(spans: list[ReadableSpan], parent: ReadableSpan) -> list[ReadableSpan]:
+    return [s for s in spans if s.parent is not None and s.parent.span_id == parent.context.span_id]
+
+
+def descendants(spans: list[ReadableSpan], root: ReadableSpan) -> list[ReadableSpan]:
+    found, frontier = [], [root]
+    while frontier:
+        node = frontier.pop()
+        for child in children_of(spans, node):
+            found.append(child)
+            frontier.append(child)
+    return found
+
+
+async def test_the_span_tree_of_one_transfer(traced: tuple[Api, InMemorySpanExporter]) -> None:
+    api, exporter = traced
+    payer = await api.signup("Span Payer")
+    payee = await api.signup("Span Payee")
+    await api.fund(payer, 5_000)
+    exporter.clear()
+    paid = await api.transfer(payer, payee.phone, 1_234)
+    assert paid.status_code == 201
+    spans = list(exporter.get_finished_spans())
+    roots = [s for s in spans if s.kind is SpanKind.SERVER and s.name == "POST /v1/transfers"]
+    assert len(roots) == 1
+    root = roots[0]
+    # Its parent, if any, is the calling client's span (httpx propagates the trace context).
+    assert root.parent is None or root.parent.is_remote
+    assert root.attributes is not None and root.attributes.get("http.route") == "/v1/transfers"
+    below = descendants(spans, root)
+    assert all(s.context.trace_id == root.context.trace_id for s in below)
+    sql = [s for s in below if (s.attributes or {}).get("db.system") == "postgresql"]
+    redis = [s for s in below if (s.attributes or {}).get("db.system") == "redis"]
+    statements = " ".join(str((s.attributes or {}).get("db.statement", "")) for s in sql)
+    # The ledger's statements, in the request's trace: lock, insert transaction and postings,
+    # update balances; then the cache invalidation and the live event in Redis.
+    for fragment in (
+        "FOR NO KEY UPDATE",
+        "INSERT INTO transactions",
+        "INSERT INTO postings",
+        "UPDATE accounts",
+    ):
+        assert fragment in statements, fragment
+    names = [s.name for s in redis]
+    assert any(name.startswith("EXISTS") for name in names), names  # the revocation check
+    assert any("EVALSHA" in name for name in names), names  # versioned tombstones
+    assert any("XADD" in name and "PUBLISH" in name for name in names), names  # the live event
+
+
+async def test_a_bank_callback_links_to_the_top_up_it_settles(
+    traced: tuple[Api, InMemorySpanExporter],
+) -> None:
+    api, exporter = traced
+    user = await api.signup("Span Topup")
+    exporter.clear()
+    started = await api.post(user, "/v1/topups", {"amount": 700})
+    topup_root = next(
+        s
+        for s in exporter.get_finished_spans()
+        if s.kind is SpanKind.SERVER and s.name == "POST /v1/topups"
+    )
+    exporter.clear()
+    delivery = await api.bank.approve("topup", started.json()["reference"], 700)
+    assert delivery.status == 200
+    callback = next(
+        s
+        for s in exporter.get_finished_spans()
+        if s.kind is SpanKind.SERVER and s.name == "POST /webhooks/bank"
+    )
+    linked = {(link.context.trace_id, link.context.span_id) for link in callback.links}
+    assert (topup_root.context.trace_id, topup_root.context.span_id) in linked
+    assert callback.context.trace_id != topup_root.context.trace_id
+
+
+def test_log_lines_are_json_with_the_trace_and_span_ids() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("test"))
+    logger = logging.getLogger("okane.test.json")
+    logger.addHandler(handler)
+    logger.propagate = False
+    tracer = trace.get_tracer("okane.tests")
+    with tracer.start_as_current_span("work") as span:
+        logger.warning("paid %s", "Ravi", extra={"amount": 5})
+    line = json.loads(stream.getvalue().strip())
+    context = span.get_span_context()
+    assert line["message"] == "paid Ravi"
+    assert line["level"] == "warning" and line["amount"] == 5
+    assert line["trace_id"] == format(context.trace_id, "032x")
+    assert line["span_id"] == format(context.span_id, "016x")
