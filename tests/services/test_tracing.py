@@ -65,6 +65,7 @@ def traced(
         redis_url=endpoints.redis_url,
         jwt_secret="t" * 48,
         bank_webhook_secret=secret,
+        login_attempts_per_address=100_000,  # every test signs in from 127.0.0.1
     )
     api_app = create_user_api(settings, span_processor=processor)
     webhook_app = create_webhook(settings, span_processor=processor)

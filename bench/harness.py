@@ -1,0 +1,231 @@
+"""What the benchmarks need: servers to start, load generators to run, processes to watch."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from okane_core.localstack import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ensure_wrk() -> str:
+    """wrk from Debian's package (installed here when missing)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "wrk"], check=True)
+    found = shutil.which("wrk")
+    assert found, "wrk could not be installed"
+    return found
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_uvicorn(name: str, target: str, env: dict[str, str], logs: Path) -> Server:
+    port = free_port()
+    logs.mkdir(parents=True, exist_ok=True)
+    handle = (logs / f"{name}.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1",
+         "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited; see {logs / (name + '.log')}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code in {200, 404}:
+                return Server(name, url, process)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{name} did not start")
+
+
+@dataclass
+class ProcessUsage:
+    cpu_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+
+
+@dataclass
+class Watch:
+    """CPU seconds and peak memory of named process groups while a load runs."""
+
+    groups: dict[str, list[psutil.Process]]
+    usage: dict[str, ProcessUsage] = field(default_factory=dict)
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        start = {name: self._cpu(procs) for name, procs in self.groups.items()}
+        peaks = dict.fromkeys(self.groups, 0.0)
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.2):
+                for name, procs in self.groups.items():
+                    peaks[name] = max(peaks[name], self._rss(procs))
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            for name, procs in self.groups.items():
+                self.usage[name] = ProcessUsage(
+                    cpu_seconds=self._cpu(procs) - start[name],
+                    peak_rss_mb=max(peaks[name], self._rss(procs)) / 2**20,
+                )
+
+    @staticmethod
+    def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+        return [p for p in procs if p.is_running()]
+
+    def _cpu(self, procs: list[psutil.Process]) -> float:
+        total = 0.0
+        for p in self._alive(procs):
+            try:
+                times = p.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                continue
+        return total
+
+    def _rss(self, procs: list[psutil.Process]) -> float:
+        total = 0.0
+        for p in self._alive(procs):
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                continue
+        return total
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def postgres_processes(port: int) -> list[psutil.Process]:
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
+            return process_tree(conn.pid)
+    raise LookupError(f"no process listens on {port}")
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    seconds: float
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    cpu: dict[str, float] = field(default_factory=dict)
+    memory_mb: dict[str, float] = field(default_factory=dict)
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    assert match, text
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_wrk(
+    url: str, script: str, seconds: float, connections: int, env: dict[str, str], watch: Watch
+) -> LoadResult:
+    wrk = ensure_wrk()
+    command = [wrk, "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "10s",
+               "-s", str(ROOT / "bench" / "wrk" / script), url]
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    watch.groups["load generator"] = [psutil.Process(process.pid)]
+    with watch.running():
+        out, _ = process.communicate(timeout=seconds + 60)
+    requests = int(re.search(r"(\d+) requests in ([\d.]+)(\w+)", out).group(1))  # type: ignore[union-attr]
+    errors_match = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = int(errors_match.group(1)) if errors_match else 0
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    latencies = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return LoadResult(
+        requests=requests, seconds=seconds, throughput=rps, p50_ms=_ms(latencies["50"]),
+        p99_ms=_ms(latencies["99"]), errors=errors,
+        cpu={k: round(v.cpu_seconds, 2) for k, v in watch.usage.items()},
+        memory_mb={k: round(v.peak_rss_mb, 1) for k, v in watch.usage.items()},
+    )
+
+
+def run_pgbench(
+    conninfo: dict[str, str], script: Path, seconds: float, clients: int, variables: dict[str, int],
+    watch: Watch, logdir: Path,
+) -> LoadResult:
+    pgbench = shutil.which("pgbench") or str(ROOT / ".venv" / "bin" / "pgbench")
+    logdir.mkdir(parents=True, exist_ok=True)
+    for old in logdir.glob("pgbench_log*"):
+        old.unlink()
+    command = [pgbench, "-n", "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(int(seconds)),
+               "-l", "--log-prefix", str(logdir / "pgbench_log"), "-f", str(script),
+               "-h", conninfo["host"], "-p", conninfo["port"], "-U", conninfo["user"]]
+    for name, value in variables.items():
+        command += ["-D", f"{name}={value}"]
+    command.append(conninfo["dbname"])
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watch.groups["load generator"] = [psutil.Process(process.pid)]
+    with watch.running():
+        out, _ = process.communicate(timeout=seconds + 120)
+    if process.returncode != 0:
+        raise RuntimeError(out[-3000:])
+    latencies: list[float] = []
+    for log in logdir.glob("pgbench_log*"):
+        for line in log.read_text().splitlines():
+            parts = line.split()
+            latencies.append(int(parts[2]) / 1000.0)
+    latencies.sort()
+    tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))  # type: ignore[union-attr]
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    return LoadResult(
+        requests=len(latencies), seconds=seconds, throughput=tps,
+        p50_ms=statistics.median(latencies),
+        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        errors=int(failed.group(1)) if failed else 0,
+        cpu={k: round(v.cpu_seconds, 2) for k, v in watch.usage.items()},
+        memory_mb={k: round(v.peak_rss_mb, 1) for k, v in watch.usage.items()},
+    )

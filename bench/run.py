@@ -1,0 +1,417 @@
+"""``make bench``: every scenario against a baseline measured in the same run, alternating
+baseline and subject (A B A B) and reporting the median ratio. Writes ``bench/results.json``
+and prints a table. See ../shared conventions: ratios hold on a noisy machine, absolutes don't.
+
+Environment: OKANE_BENCH_SECONDS (per run, default 10), OKANE_BENCH_WARM_USERS (100000),
+OKANE_BENCH_LARGE_POSTINGS (10000000), OKANE_BENCH_ROUNDS (2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+from redis import Redis
+
+from bench.harness import (
+    ROOT,
+    LoadResult,
+    Server,
+    Watch,
+    ensure_wrk,
+    postgres_processes,
+    process_tree,
+    run_pgbench,
+    run_wrk,
+    start_uvicorn,
+)
+from bench.seed import seed_transfers, seed_users
+from okane_core.db.engine import create_engine, create_session_factory
+from okane_core.db.migrate import upgrade
+from okane_core.ledger.reconcile import reconcile
+from okane_core.localstack import LocalStack, free_port
+from okane_core.settings import load_settings
+from okane_user_api.auth.tokens import TokenIssuer, hash_refresh_token
+
+SECONDS = float(os.environ.get("OKANE_BENCH_SECONDS", "10"))
+ROUNDS = int(os.environ.get("OKANE_BENCH_ROUNDS", "2"))
+WALLETS = 1000
+CLIENTS = 64
+WARM_USERS = int(os.environ.get("OKANE_BENCH_WARM_USERS", "100000"))
+LARGE_POSTINGS = int(os.environ.get("OKANE_BENCH_LARGE_POSTINGS", "10000000"))
+SMALL_POSTINGS = 10_000
+JWT_SECRET = "bench-" + "s" * 42
+OUT = ROOT / "bench" / "out"
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+class Bench:
+    def __init__(self, stack: LocalStack) -> None:
+        assert stack.postgres is not None and stack.redis is not None
+        self.stack = stack
+        self.pg_port = stack.postgres.port
+        self.redis_url = stack.redis.url
+        self.results: list[dict[str, Any]] = []
+        self.servers: list[Server] = []
+
+    # --- databases ------------------------------------------------------------------------
+
+    def url(self, db: str) -> str:
+        return f"postgresql+psycopg://okane@127.0.0.1:{self.pg_port}/{db}"
+
+    def conninfo(self, db: str) -> dict[str, str]:
+        return {"host": "127.0.0.1", "port": str(self.pg_port), "user": "okane", "dbname": db}
+
+    def connect(self, db: str) -> psycopg.Connection:
+        return psycopg.connect(host="127.0.0.1", port=self.pg_port, user="okane", dbname=db, autocommit=True)
+
+    def create_database(self, db: str, users: int, transfers: int = 0) -> None:
+        with self.connect("okane") as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{db}"')
+        upgrade(self.url(db))
+        started = time.monotonic()
+        with self.connect(db) as conn:
+            seed_users(conn, users)
+            step = 1_000_000
+            done = 0
+            while done < transfers:
+                seed_transfers(conn, min(step, transfers - done))
+                done += step
+            conn.execute("VACUUM ANALYZE")
+        log(f"seeded {db}: {users} users, {transfers} transfers in {time.monotonic() - started:.0f} s")
+
+    def check_ledger(self, db: str) -> int:
+        async def check() -> int:
+            settings = load_settings(database_url=self.url(db))
+            engine = create_engine(settings, self.url(db))
+            try:
+                async with create_session_factory(engine)() as s, s.begin():
+                    report = await reconcile(s)
+            finally:
+                await engine.dispose()
+            for violation in report.violations[:5]:
+                log(f"VIOLATION {violation}")
+            return len(report.violations)
+
+        return asyncio.run(check())
+
+    def tokens(self, db: str, path: Path) -> list[tuple[str, str, str]]:
+        """Sign every seeded user in (a session row and an access token each)."""
+        issuer = TokenIssuer(JWT_SECRET, lifetime_seconds=6 * 3600)
+        rows = []
+        with self.connect(db) as conn:
+            users = conn.execute(
+                "SELECT u.id, u.phone FROM users u JOIN accounts a ON a.user_id = u.id ORDER BY a.id"
+            ).fetchall()
+            with conn.cursor().copy(
+                "COPY auth_sessions (id, user_id, refresh_token_hash, method, expires_at) FROM STDIN"
+            ) as copy:
+                for user_id, phone in users:
+                    session_id = uuid.uuid4()
+                    copy.write_row((session_id, user_id, hash_refresh_token(uuid.uuid4().hex), "bench",
+                                    datetime(2099, 1, 1, tzinfo=UTC)))
+                    rows.append((issuer.issue(user_id, session_id, is_admin=False), phone, str(user_id)))
+        path.write_text("".join(f"{token} {phone}\n" for token, phone, _ in rows))
+        return rows
+
+    # --- servers --------------------------------------------------------------------------
+
+    def user_api(self, name: str, db: str, **extra: str) -> Server:
+        env = {
+            "OKANE_DATABASE_URL": self.url(db),
+            "OKANE_REDIS_URL": self.redis_url,
+            "OKANE_JWT_SECRET": JWT_SECRET,
+            "OKANE_DB_POOL_SIZE": "20",
+            "OKANE_DB_MAX_OVERFLOW": "50",
+            "OKANE_LOG_LEVEL": "WARNING",
+            **extra,
+        }
+        server = start_uvicorn(name, "okane_user_api.app:create_app", env, OUT / "logs")
+        self.servers.append(server)
+        return server
+
+    def watch(self, server: Server | None) -> Watch:
+        groups = {"postgres": postgres_processes(self.pg_port)}
+        assert self.stack.redis is not None and self.stack.redis._proc is not None
+        groups["redis"] = [psutil.Process(self.stack.redis._proc.process.pid)]
+        if server is not None:
+            groups["server"] = process_tree(server.process.pid)
+        return Watch(groups)
+
+    def statements(self, server: Server) -> float:
+        text = httpx.get(server.url + "/metrics").text
+        return sum(
+            float(line.split()[-1]) for line in text.splitlines()
+            if line.startswith("okane_db_statements_total")
+        )
+
+    # --- reporting ------------------------------------------------------------------------
+
+    def record(self, name: str, baseline: str, runs: list[tuple[LoadResult, LoadResult]],
+               ratio_key: str, note: str, **extra: Any) -> None:
+        ratios = [s.throughput / b.throughput for b, s in runs]
+        latency = [s.p50_ms / b.p50_ms for b, s in runs]
+        subject = runs[-1][1]
+        entry = {
+            "scenario": name,
+            "baseline": baseline,
+            ratio_key: round(statistics.median(ratios), 3),
+            "p50_latency_ratio": round(statistics.median(latency), 3),
+            "subject": asdict(subject) | {"cpu_seconds_per_op": _cpu_per_op(subject)},
+            "baseline_run": asdict(runs[-1][0]) | {"cpu_seconds_per_op": _cpu_per_op(runs[-1][0])},
+            "rounds": [{"baseline_throughput": round(b.throughput, 1),
+                        "subject_throughput": round(s.throughput, 1)} for b, s in runs],
+            "note": note,
+            **extra,
+        }
+        self.results.append(entry)
+        log(f"{name}: {ratio_key} {entry[ratio_key]} ({subject.throughput:.0f}/s, p50 {subject.p50_ms:.1f} ms, p99 {subject.p99_ms:.1f} ms)")
+
+
+def _cpu_per_op(result: LoadResult) -> dict[str, float]:
+    done = max(result.requests, 1)
+    return {k: round(v / done * 1000, 3) for k, v in result.cpu.items()}  # ms of CPU per op
+
+
+def scenario_transfers(bench: Bench, users_file: Path) -> None:
+    """HTTP transfers vs pgbench running the same ledger transaction; then a hot recipient."""
+    db = "okane"
+    with bench.connect(db) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_wallets")
+        conn.execute(
+            "CREATE TABLE bench_wallets AS SELECT row_number() OVER (ORDER BY a.id) AS n, "
+            "a.user_id, u.phone FROM accounts a JOIN users u ON u.id = a.user_id"
+        )
+        conn.execute("CREATE UNIQUE INDEX ON bench_wallets (n)")
+    api = bench.user_api("user-api", db)
+    env = {"OKANE_BENCH_USERS": str(users_file)}
+    # Warm up both paths.
+    run_wrk(api.url, "transfer.lua", 3, CLIENTS, env, bench.watch(api))
+    run_pgbench(bench.conninfo(db), ROOT / "bench" / "pgbench" / "transfer.sql", 3, CLIENTS,
+                {"wallets": WALLETS}, bench.watch(None), OUT / "pgbench")
+    runs = []
+    for _ in range(ROUNDS):
+        base = run_pgbench(bench.conninfo(db), ROOT / "bench" / "pgbench" / "transfer.sql", SECONDS,
+                           CLIENTS, {"wallets": WALLETS}, bench.watch(None), OUT / "pgbench")
+        subject = run_wrk(api.url, "transfer.lua", SECONDS, CLIENTS, env, bench.watch(api))
+        runs.append((base, subject))
+    bench.record("p2p_transfers_http", "pgbench: the same ledger transaction as raw SQL", runs,
+                 "ratio_vs_pgbench", f"{CLIENTS} clients over {WALLETS} wallets, 1 paisa each")
+    hot_phone = users_file.read_text().splitlines()[0].split()[1]
+    hot_runs = []
+    for _ in range(ROUNDS):
+        uniform = run_wrk(api.url, "transfer.lua", SECONDS, CLIENTS, env, bench.watch(api))
+        hot = run_wrk(api.url, "transfer.lua", SECONDS, CLIENTS, env | {"OKANE_BENCH_HOT": hot_phone},
+                      bench.watch(api))
+        hot_runs.append((uniform, hot))
+    bench.record("p2p_transfers_hot_recipient", "the uniform case (same run)", hot_runs,
+                 "ratio_vs_uniform", f"{CLIENTS} clients all paying one merchant")
+    violations = bench.check_ledger(db)
+    bench.results[-1]["ledger_violations"] = violations
+    bench.results[-2]["ledger_violations"] = violations
+
+
+def scenario_cached_reads(bench: Bench, users_file: Path) -> None:
+    db = "okane"
+    cached = next(s for s in bench.servers if s.name == "user-api")
+    uncached = bench.user_api("user-api-no-cache", db, OKANE_CACHE_ENABLED="false")
+    bare = start_uvicorn("bare", "bench.bare_app:create_app", {"OKANE_REDIS_URL": bench.redis_url},
+                         OUT / "logs")
+    bench.servers.append(bare)
+    env = {"OKANE_BENCH_USERS": str(users_file), "OKANE_BENCH_PATH": "/v1/wallet"}
+    for server in (cached, uncached, bare):
+        run_wrk(server.url, "get.lua", 3, CLIENTS, env, bench.watch(server))
+    runs, uncached_runs = [], []
+    statements = 0.0
+    requests = 0
+    for _ in range(ROUNDS):
+        base = run_wrk(bare.url, "get.lua", SECONDS, CLIENTS, env, bench.watch(bare))
+        before = bench.statements(cached)
+        subject = run_wrk(cached.url, "get.lua", SECONDS, CLIENTS, env, bench.watch(cached))
+        statements += bench.statements(cached) - before
+        requests += subject.requests
+        runs.append((base, subject))
+        uncached_runs.append((base, run_wrk(uncached.url, "get.lua", SECONDS, CLIENTS, env, bench.watch(uncached))))
+    bench.record("cached_wallet_read", "bare ASGI endpoint doing one Redis GET (same stack)", runs,
+                 "ratio_vs_bare_redis_get", "GET /v1/wallet, authenticated, served from Redis",
+                 db_queries_per_read=round(statements / max(requests, 1), 4))
+    bench.record("uncached_wallet_read", "bare ASGI endpoint doing one Redis GET (same stack)",
+                 uncached_runs, "ratio_vs_bare_redis_get", "GET /v1/wallet with the cache disabled")
+
+
+def scenario_warm(bench: Bench) -> None:
+    db = "okane_warm"
+    bench.create_database(db, WARM_USERS)
+    redis_url = bench.redis_url.rsplit("/", 1)[0] + "/2"
+    redis = Redis.from_url(redis_url)
+    env = {**os.environ, "OKANE_DATABASE_URL": bench.url(db), "OKANE_REDIS_URL": redis_url}
+    warm_times, floor_times, summary = [], [], {}
+    for _ in range(ROUNDS):
+        redis.flushdb()
+        started = time.monotonic()
+        floor_keys = warm_floor(bench.connect(db), redis)
+        floor_times.append(time.monotonic() - started)
+        redis.flushdb()
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "okane_core.cli", "warm"], env=env,
+                              capture_output=True, text=True, check=True, cwd=ROOT)
+        warm_times.append(time.monotonic() - started)
+        summary = json.loads(done.stdout.strip().splitlines()[-1])
+    redis.close()
+    ratio = statistics.median(f / w for f, w in zip(floor_times, warm_times, strict=True))
+    entry = {
+        "scenario": "okane_warm",
+        "baseline": "COPY of the same rows + pipelined SETs of the same count",
+        "ratio_vs_floor": round(ratio, 3),
+        "users": WARM_USERS,
+        "keys": sum(summary["targets"].values()),
+        "floor_keys": floor_keys,
+        "warm_seconds": [round(t, 2) for t in warm_times],
+        "floor_seconds": [round(t, 2) for t in floor_times],
+        "summary": summary,
+        "note": "ratio = floor time / warm time (1.0 would be the floor itself)",
+    }
+    bench.results.append(entry)
+    log(f"okane_warm: {WARM_USERS} users, {entry['keys']} keys in {warm_times[-1]:.1f} s; ratio_vs_floor {entry['ratio_vs_floor']}")
+
+
+def warm_floor(conn: psycopg.Connection, redis: Redis) -> int:
+    """Read the rows warm reads with COPY, and SET as many keys, pipelined in batches."""
+    payloads: list[tuple[str, bytes]] = []
+    with conn.cursor() as cur:
+        with cur.copy("COPY (SELECT user_id, id, version, available, locked, currency FROM accounts "
+                      "WHERE kind = 'wallet') TO STDOUT") as copy:
+            for row in copy.rows():
+                payloads.append((f"floor:{{user:{row[0]}}}:balance", json.dumps(row, default=str).encode()))
+                payloads.append((f"floor:{{user:{row[0]}}}:contacts", b"[]"))
+        with cur.copy("COPY (SELECT id, name, phone, email, version, created_at FROM users) TO STDOUT") as copy:
+            for row in copy.rows():
+                payloads.append((f"floor:{{user:{row[0]}}}:profile", json.dumps(row, default=str).encode()))
+        with cur.copy("COPY (SELECT t.*, a.user_id FROM transactions t JOIN accounts a "
+                      "ON a.id = t.credit_account_id WHERE a.kind = 'wallet') TO STDOUT") as copy:
+            for row in copy.rows():
+                payloads.append((f"floor:{{user:{row[-1]}}}:history", json.dumps(row, default=str).encode()))
+    conn.close()
+    for start in range(0, len(payloads), 1000):
+        pipe = redis.pipeline(transaction=False)
+        for key, value in payloads[start : start + 1000]:
+            pipe.set(key, value, px=600_000)
+        pipe.execute()
+    return len(payloads)
+
+
+def scenario_growth(bench: Bench) -> None:
+    """Balance and history read latency at 10k and at LARGE_POSTINGS postings."""
+    results = {}
+    for label, postings in (("small", SMALL_POSTINGS), ("large", LARGE_POSTINGS)):
+        db = f"okane_{label}"
+        transfers = max(postings // 2 - WALLETS, 0)
+        bench.create_database(db, WALLETS, transfers)
+        users_file = OUT / f"users-{label}.txt"
+        bench.tokens(db, users_file)
+        api = bench.user_api(f"user-api-{label}", db, OKANE_CACHE_ENABLED="false")
+        for path, name in (("/v1/wallet", "balance"), ("/v1/transactions?limit=20&kind=p2p", "history")):
+            env = {"OKANE_BENCH_USERS": str(users_file), "OKANE_BENCH_PATH": path}
+            run_wrk(api.url, "get.lua", 3, 16, env, bench.watch(api))
+            results[(label, name)] = run_wrk(api.url, "get.lua", SECONDS, 16, env, bench.watch(api))
+        with bench.connect(db) as conn:
+            count = conn.execute("SELECT count(*) FROM postings").fetchone()
+        results[(label, "postings")] = count[0] if count else 0  # type: ignore[assignment]
+        api.stop()
+        bench.servers.remove(api)
+    for name in ("balance", "history"):
+        small, large = results[("small", name)], results[("large", name)]
+        assert isinstance(small, LoadResult) and isinstance(large, LoadResult)
+        entry = {
+            "scenario": f"{name}_read_growth",
+            "baseline": f"the same read at {results[('small', 'postings')]} postings",
+            "p50_growth_ratio": round(large.p50_ms / small.p50_ms, 3),
+            "p99_growth_ratio": round(large.p99_ms / small.p99_ms, 3),
+            "throughput_ratio": round(large.throughput / small.throughput, 3),
+            "small": asdict(small), "large": asdict(large),
+            "postings": {"small": results[("small", "postings")], "large": results[("large", "postings")]},
+            "note": "cache disabled: every read goes to PostgreSQL",
+        }
+        bench.results.append(entry)
+        log(f"{name} growth: p50 x{entry['p50_growth_ratio']} from {entry['postings']['small']} to {entry['postings']['large']} postings")
+
+
+def main() -> None:
+    ensure_wrk()
+    OUT.mkdir(parents=True, exist_ok=True)
+    data = ROOT / ".okane" / "bench"
+    shutil.rmtree(data, ignore_errors=True)
+    settings = load_settings(database_url=None, redis_url=None)
+    stack = LocalStack(settings, data_dir=data, postgres_port=free_port(), redis_port=free_port(),
+                       durable=False)
+    started = time.monotonic()
+    with stack:
+        bench = Bench(stack)
+        try:
+            upgrade(bench.url("okane"))
+            with bench.connect("okane") as conn:
+                seed_users(conn, WALLETS)
+                conn.execute("VACUUM ANALYZE")
+            users_file = OUT / "users.txt"
+            bench.tokens("okane", users_file)
+            scenario_transfers(bench, users_file)
+            scenario_cached_reads(bench, users_file)
+            for server in list(bench.servers):
+                server.stop()
+            bench.servers.clear()
+            scenario_warm(bench)
+            scenario_growth(bench)
+        finally:
+            for server in bench.servers:
+                server.stop()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT, check=False).stdout.strip()
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit,
+        "cores": os.cpu_count(),
+        "machine": platform.platform(),
+        "seconds_per_run": SECONDS,
+        "rounds": ROUNDS,
+        "total_seconds": round(time.monotonic() - started),
+        "scenarios": bench.results,
+    }
+    (ROOT / "bench" / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [f"OKANE benchmarks, {report['date']} (commit {report['commit']}, {report['cores']} cores)", "",
+             "| scenario | ratio | value | throughput/s | p50 ms | p99 ms | notes |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for entry in report["scenarios"]:
+        key = next(k for k in entry if "ratio" in k)
+        subject = entry.get("subject") or entry.get("large") or {}
+        lines.append(
+            f"| {entry['scenario']} | {key} | {entry[key]} | {subject.get('throughput', 0):.0f} | "
+            f"{subject.get('p50_ms', 0):.1f} | {subject.get('p99_ms', 0):.1f} | {entry.get('note', '')} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
