@@ -37,6 +37,10 @@ lint: install
 test: lint
 	$(PY)/pytest
 
+# Benchmarks against same-run baselines; writes bench/results.json (installs wrk if missing).
+bench: install
+	$(PY)/python -m bench.run
+
 clean:
 	rm -rf .venv .tools .okane .mypy_cache .ruff_cache .pytest_cache
 

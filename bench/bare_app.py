@@ -1,5 +1,8 @@
 """The baseline for cached reads: the same server stack (uvicorn + FastAPI) answering with one
-Redis GET and nothing else (no auth, no JSON model). ``uvicorn --factory bench.bare_app:create_app``."""
+Redis GET and nothing else (no auth, no JSON model).
+
+``uvicorn --factory bench.bare_app:create_app``
+"""
 
 from __future__ import annotations
 

@@ -55,9 +55,24 @@ def start_uvicorn(name: str, target: str, env: dict[str, str], logs: Path) -> Se
     logs.mkdir(parents=True, exist_ok=True)
     handle = (logs / f"{name}.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1",
-         "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, **env},
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -140,7 +155,12 @@ def process_tree(pid: int) -> list[psutil.Process]:
 
 def postgres_processes(port: int) -> list[psutil.Process]:
     for conn in psutil.net_connections(kind="tcp"):
-        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
+        if (
+            conn.laddr
+            and conn.laddr.port == port
+            and conn.status == psutil.CONN_LISTEN
+            and conn.pid
+        ):
             return process_tree(conn.pid)
     raise LookupError(f"no process listens on {port}")
 
@@ -170,40 +190,90 @@ def run_wrk(
     url: str, script: str, seconds: float, connections: int, env: dict[str, str], watch: Watch
 ) -> LoadResult:
     wrk = ensure_wrk()
-    command = [wrk, "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "10s",
-               "-s", str(ROOT / "bench" / "wrk" / script), url]
-    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    command = [
+        wrk,
+        "-t2",
+        f"-c{connections}",
+        f"-d{int(seconds)}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(ROOT / "bench" / "wrk" / script),
+        url,
+    ]
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     watch.groups["load generator"] = [psutil.Process(process.pid)]
     with watch.running():
         out, _ = process.communicate(timeout=seconds + 60)
+    if "requests in" not in out or "Latency Distribution" not in out:
+        raise RuntimeError(f"wrk failed:\n{out[-3000:]}")
     requests = int(re.search(r"(\d+) requests in ([\d.]+)(\w+)", out).group(1))  # type: ignore[union-attr]
     errors_match = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
     errors = int(errors_match.group(1)) if errors_match else 0
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
-    latencies = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    latencies = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.MULTILINE))
+    if "50" not in latencies:
+        raise RuntimeError(f"unexpected wrk output:\n{out[-3000:]}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     return LoadResult(
-        requests=requests, seconds=seconds, throughput=rps, p50_ms=_ms(latencies["50"]),
-        p99_ms=_ms(latencies["99"]), errors=errors,
+        requests=requests,
+        seconds=seconds,
+        throughput=rps,
+        p50_ms=_ms(latencies["50"]),
+        p99_ms=_ms(latencies["99"]),
+        errors=errors,
         cpu={k: round(v.cpu_seconds, 2) for k, v in watch.usage.items()},
         memory_mb={k: round(v.peak_rss_mb, 1) for k, v in watch.usage.items()},
     )
 
 
 def run_pgbench(
-    conninfo: dict[str, str], script: Path, seconds: float, clients: int, variables: dict[str, int],
-    watch: Watch, logdir: Path,
+    conninfo: dict[str, str],
+    script: Path,
+    seconds: float,
+    clients: int,
+    variables: dict[str, int],
+    watch: Watch,
+    logdir: Path,
 ) -> LoadResult:
     pgbench = shutil.which("pgbench") or str(ROOT / ".venv" / "bin" / "pgbench")
     logdir.mkdir(parents=True, exist_ok=True)
     for old in logdir.glob("pgbench_log*"):
         old.unlink()
-    command = [pgbench, "-n", "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(int(seconds)),
-               "-l", "--log-prefix", str(logdir / "pgbench_log"), "-f", str(script),
-               "-h", conninfo["host"], "-p", conninfo["port"], "-U", conninfo["user"]]
+    command = [
+        pgbench,
+        "-n",
+        "-M",
+        "prepared",
+        "-c",
+        str(clients),
+        "-j",
+        "2",
+        "-T",
+        str(int(seconds)),
+        "-l",
+        "--log-prefix",
+        str(logdir / "pgbench_log"),
+        "-f",
+        str(script),
+        "-h",
+        conninfo["host"],
+        "-p",
+        conninfo["port"],
+        "-U",
+        conninfo["user"],
+    ]
     for name, value in variables.items():
         command += ["-D", f"{name}={value}"]
     command.append(conninfo["dbname"])
@@ -222,7 +292,9 @@ def run_pgbench(
     tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))  # type: ignore[union-attr]
     failed = re.search(r"number of failed transactions: (\d+)", out)
     return LoadResult(
-        requests=len(latencies), seconds=seconds, throughput=tps,
+        requests=len(latencies),
+        seconds=seconds,
+        throughput=tps,
         p50_ms=statistics.median(latencies),
         p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         errors=int(failed.group(1)) if failed else 0,

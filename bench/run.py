@@ -81,7 +81,9 @@ class Bench:
         return {"host": "127.0.0.1", "port": str(self.pg_port), "user": "okane", "dbname": db}
 
     def connect(self, db: str) -> psycopg.Connection:
-        return psycopg.connect(host="127.0.0.1", port=self.pg_port, user="okane", dbname=db, autocommit=True)
+        return psycopg.connect(
+            host="127.0.0.1", port=self.pg_port, user="okane", dbname=db, autocommit=True
+        )
 
     def create_database(self, db: str, users: int, transfers: int = 0) -> None:
         with self.connect("okane") as admin:
@@ -97,7 +99,10 @@ class Bench:
                 seed_transfers(conn, min(step, transfers - done))
                 done += step
             conn.execute("VACUUM ANALYZE")
-        log(f"seeded {db}: {users} users, {transfers} transfers in {time.monotonic() - started:.0f} s")
+        log(
+            f"seeded {db}: {users} users, {transfers} transfers "
+            f"in {time.monotonic() - started:.0f} s"
+        )
 
     def check_ledger(self, db: str) -> int:
         async def check() -> int:
@@ -120,16 +125,27 @@ class Bench:
         rows = []
         with self.connect(db) as conn:
             users = conn.execute(
-                "SELECT u.id, u.phone FROM users u JOIN accounts a ON a.user_id = u.id ORDER BY a.id"
+                "SELECT u.id, u.phone FROM users u JOIN accounts a ON a.user_id = u.id "
+                "ORDER BY a.id"
             ).fetchall()
             with conn.cursor().copy(
-                "COPY auth_sessions (id, user_id, refresh_token_hash, method, expires_at) FROM STDIN"
+                "COPY auth_sessions (id, user_id, refresh_token_hash, method, expires_at) "
+                "FROM STDIN"
             ) as copy:
                 for user_id, phone in users:
                     session_id = uuid.uuid4()
-                    copy.write_row((session_id, user_id, hash_refresh_token(uuid.uuid4().hex), "bench",
-                                    datetime(2099, 1, 1, tzinfo=UTC)))
-                    rows.append((issuer.issue(user_id, session_id, is_admin=False), phone, str(user_id)))
+                    copy.write_row(
+                        (
+                            session_id,
+                            user_id,
+                            hash_refresh_token(uuid.uuid4().hex),
+                            "bench",
+                            datetime(2099, 1, 1, tzinfo=UTC),
+                        )
+                    )
+                    rows.append(
+                        (issuer.issue(user_id, session_id, is_admin=False), phone, str(user_id))
+                    )
         path.write_text("".join(f"{token} {phone}\n" for token, phone, _ in rows))
         return rows
 
@@ -160,14 +176,22 @@ class Bench:
     def statements(self, server: Server) -> float:
         text = httpx.get(server.url + "/metrics").text
         return sum(
-            float(line.split()[-1]) for line in text.splitlines()
+            float(line.split()[-1])
+            for line in text.splitlines()
             if line.startswith("okane_db_statements_total")
         )
 
     # --- reporting ------------------------------------------------------------------------
 
-    def record(self, name: str, baseline: str, runs: list[tuple[LoadResult, LoadResult]],
-               ratio_key: str, note: str, **extra: Any) -> None:
+    def record(
+        self,
+        name: str,
+        baseline: str,
+        runs: list[tuple[LoadResult, LoadResult]],
+        ratio_key: str,
+        note: str,
+        **extra: Any,
+    ) -> None:
         ratios = [s.throughput / b.throughput for b, s in runs]
         latency = [s.p50_ms / b.p50_ms for b, s in runs]
         subject = runs[-1][1]
@@ -178,13 +202,21 @@ class Bench:
             "p50_latency_ratio": round(statistics.median(latency), 3),
             "subject": asdict(subject) | {"cpu_seconds_per_op": _cpu_per_op(subject)},
             "baseline_run": asdict(runs[-1][0]) | {"cpu_seconds_per_op": _cpu_per_op(runs[-1][0])},
-            "rounds": [{"baseline_throughput": round(b.throughput, 1),
-                        "subject_throughput": round(s.throughput, 1)} for b, s in runs],
+            "rounds": [
+                {
+                    "baseline_throughput": round(b.throughput, 1),
+                    "subject_throughput": round(s.throughput, 1),
+                }
+                for b, s in runs
+            ],
             "note": note,
             **extra,
         }
         self.results.append(entry)
-        log(f"{name}: {ratio_key} {entry[ratio_key]} ({subject.throughput:.0f}/s, p50 {subject.p50_ms:.1f} ms, p99 {subject.p99_ms:.1f} ms)")
+        log(
+            f"{name}: {ratio_key} {entry[ratio_key]} ({subject.throughput:.0f}/s, "
+            f"p50 {subject.p50_ms:.1f} ms, p99 {subject.p99_ms:.1f} ms)"
+        )
 
 
 def _cpu_per_op(result: LoadResult) -> dict[str, float]:
@@ -206,25 +238,55 @@ def scenario_transfers(bench: Bench, users_file: Path) -> None:
     env = {"OKANE_BENCH_USERS": str(users_file)}
     # Warm up both paths.
     run_wrk(api.url, "transfer.lua", 3, CLIENTS, env, bench.watch(api))
-    run_pgbench(bench.conninfo(db), ROOT / "bench" / "pgbench" / "transfer.sql", 3, CLIENTS,
-                {"wallets": WALLETS}, bench.watch(None), OUT / "pgbench")
+    run_pgbench(
+        bench.conninfo(db),
+        ROOT / "bench" / "pgbench" / "transfer.sql",
+        3,
+        CLIENTS,
+        {"wallets": WALLETS},
+        bench.watch(None),
+        OUT / "pgbench",
+    )
     runs = []
     for _ in range(ROUNDS):
-        base = run_pgbench(bench.conninfo(db), ROOT / "bench" / "pgbench" / "transfer.sql", SECONDS,
-                           CLIENTS, {"wallets": WALLETS}, bench.watch(None), OUT / "pgbench")
+        base = run_pgbench(
+            bench.conninfo(db),
+            ROOT / "bench" / "pgbench" / "transfer.sql",
+            SECONDS,
+            CLIENTS,
+            {"wallets": WALLETS},
+            bench.watch(None),
+            OUT / "pgbench",
+        )
         subject = run_wrk(api.url, "transfer.lua", SECONDS, CLIENTS, env, bench.watch(api))
         runs.append((base, subject))
-    bench.record("p2p_transfers_http", "pgbench: the same ledger transaction as raw SQL", runs,
-                 "ratio_vs_pgbench", f"{CLIENTS} clients over {WALLETS} wallets, 1 paisa each")
+    bench.record(
+        "p2p_transfers_http",
+        "pgbench: the same ledger transaction as raw SQL",
+        runs,
+        "ratio_vs_pgbench",
+        f"{CLIENTS} clients over {WALLETS} wallets, 1 paisa each",
+    )
     hot_phone = users_file.read_text().splitlines()[0].split()[1]
     hot_runs = []
     for _ in range(ROUNDS):
         uniform = run_wrk(api.url, "transfer.lua", SECONDS, CLIENTS, env, bench.watch(api))
-        hot = run_wrk(api.url, "transfer.lua", SECONDS, CLIENTS, env | {"OKANE_BENCH_HOT": hot_phone},
-                      bench.watch(api))
+        hot = run_wrk(
+            api.url,
+            "transfer.lua",
+            SECONDS,
+            CLIENTS,
+            env | {"OKANE_BENCH_HOT": hot_phone},
+            bench.watch(api),
+        )
         hot_runs.append((uniform, hot))
-    bench.record("p2p_transfers_hot_recipient", "the uniform case (same run)", hot_runs,
-                 "ratio_vs_uniform", f"{CLIENTS} clients all paying one merchant")
+    bench.record(
+        "p2p_transfers_hot_recipient",
+        "the uniform case (same run)",
+        hot_runs,
+        "ratio_vs_uniform",
+        f"{CLIENTS} clients all paying one merchant",
+    )
     violations = bench.check_ledger(db)
     bench.results[-1]["ledger_violations"] = violations
     bench.results[-2]["ledger_violations"] = violations
@@ -234,8 +296,9 @@ def scenario_cached_reads(bench: Bench, users_file: Path) -> None:
     db = "okane"
     cached = next(s for s in bench.servers if s.name == "user-api")
     uncached = bench.user_api("user-api-no-cache", db, OKANE_CACHE_ENABLED="false")
-    bare = start_uvicorn("bare", "bench.bare_app:create_app", {"OKANE_REDIS_URL": bench.redis_url},
-                         OUT / "logs")
+    bare = start_uvicorn(
+        "bare", "bench.bare_app:create_app", {"OKANE_REDIS_URL": bench.redis_url}, OUT / "logs"
+    )
     bench.servers.append(bare)
     env = {"OKANE_BENCH_USERS": str(users_file), "OKANE_BENCH_PATH": "/v1/wallet"}
     for server in (cached, uncached, bare):
@@ -250,12 +313,24 @@ def scenario_cached_reads(bench: Bench, users_file: Path) -> None:
         statements += bench.statements(cached) - before
         requests += subject.requests
         runs.append((base, subject))
-        uncached_runs.append((base, run_wrk(uncached.url, "get.lua", SECONDS, CLIENTS, env, bench.watch(uncached))))
-    bench.record("cached_wallet_read", "bare ASGI endpoint doing one Redis GET (same stack)", runs,
-                 "ratio_vs_bare_redis_get", "GET /v1/wallet, authenticated, served from Redis",
-                 db_queries_per_read=round(statements / max(requests, 1), 4))
-    bench.record("uncached_wallet_read", "bare ASGI endpoint doing one Redis GET (same stack)",
-                 uncached_runs, "ratio_vs_bare_redis_get", "GET /v1/wallet with the cache disabled")
+        uncached_runs.append(
+            (base, run_wrk(uncached.url, "get.lua", SECONDS, CLIENTS, env, bench.watch(uncached)))
+        )
+    bench.record(
+        "cached_wallet_read",
+        "bare ASGI endpoint doing one Redis GET (same stack)",
+        runs,
+        "ratio_vs_bare_redis_get",
+        "GET /v1/wallet, authenticated, served from Redis",
+        db_queries_per_read=round(statements / max(requests, 1), 4),
+    )
+    bench.record(
+        "uncached_wallet_read",
+        "bare ASGI endpoint doing one Redis GET (same stack)",
+        uncached_runs,
+        "ratio_vs_bare_redis_get",
+        "GET /v1/wallet with the cache disabled",
+    )
 
 
 def scenario_warm(bench: Bench) -> None:
@@ -272,8 +347,14 @@ def scenario_warm(bench: Bench) -> None:
         floor_times.append(time.monotonic() - started)
         redis.flushdb()
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "okane_core.cli", "warm"], env=env,
-                              capture_output=True, text=True, check=True, cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, "-m", "okane_core.cli", "warm"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         warm_times.append(time.monotonic() - started)
         summary = json.loads(done.stdout.strip().splitlines()[-1])
     redis.close()
@@ -291,25 +372,40 @@ def scenario_warm(bench: Bench) -> None:
         "note": "ratio = floor time / warm time (1.0 would be the floor itself)",
     }
     bench.results.append(entry)
-    log(f"okane_warm: {WARM_USERS} users, {entry['keys']} keys in {warm_times[-1]:.1f} s; ratio_vs_floor {entry['ratio_vs_floor']}")
+    log(
+        f"okane_warm: {WARM_USERS} users, {entry['keys']} keys in {warm_times[-1]:.1f} s; "
+        f"ratio_vs_floor {entry['ratio_vs_floor']}"
+    )
 
 
 def warm_floor(conn: psycopg.Connection, redis: Redis) -> int:
     """Read the rows warm reads with COPY, and SET as many keys, pipelined in batches."""
     payloads: list[tuple[str, bytes]] = []
     with conn.cursor() as cur:
-        with cur.copy("COPY (SELECT user_id, id, version, available, locked, currency FROM accounts "
-                      "WHERE kind = 'wallet') TO STDOUT") as copy:
+        with cur.copy(
+            "COPY (SELECT user_id, id, version, available, locked, currency FROM accounts "
+            "WHERE kind = 'wallet') TO STDOUT"
+        ) as copy:
             for row in copy.rows():
-                payloads.append((f"floor:{{user:{row[0]}}}:balance", json.dumps(row, default=str).encode()))
+                payloads.append(
+                    (f"floor:{{user:{row[0]}}}:balance", json.dumps(row, default=str).encode())
+                )
                 payloads.append((f"floor:{{user:{row[0]}}}:contacts", b"[]"))
-        with cur.copy("COPY (SELECT id, name, phone, email, version, created_at FROM users) TO STDOUT") as copy:
+        with cur.copy(
+            "COPY (SELECT id, name, phone, email, version, created_at FROM users) TO STDOUT"
+        ) as copy:
             for row in copy.rows():
-                payloads.append((f"floor:{{user:{row[0]}}}:profile", json.dumps(row, default=str).encode()))
-        with cur.copy("COPY (SELECT t.*, a.user_id FROM transactions t JOIN accounts a "
-                      "ON a.id = t.credit_account_id WHERE a.kind = 'wallet') TO STDOUT") as copy:
+                payloads.append(
+                    (f"floor:{{user:{row[0]}}}:profile", json.dumps(row, default=str).encode())
+                )
+        with cur.copy(
+            "COPY (SELECT t.*, a.user_id FROM transactions t JOIN accounts a "
+            "ON a.id = t.credit_account_id WHERE a.kind = 'wallet') TO STDOUT"
+        ) as copy:
             for row in copy.rows():
-                payloads.append((f"floor:{{user:{row[-1]}}}:history", json.dumps(row, default=str).encode()))
+                payloads.append(
+                    (f"floor:{{user:{row[-1]}}}:history", json.dumps(row, default=str).encode())
+                )
     conn.close()
     for start in range(0, len(payloads), 1000):
         pipe = redis.pipeline(transaction=False)
@@ -329,7 +425,10 @@ def scenario_growth(bench: Bench) -> None:
         users_file = OUT / f"users-{label}.txt"
         bench.tokens(db, users_file)
         api = bench.user_api(f"user-api-{label}", db, OKANE_CACHE_ENABLED="false")
-        for path, name in (("/v1/wallet", "balance"), ("/v1/transactions?limit=20&kind=p2p", "history")):
+        for path, name in (
+            ("/v1/wallet", "balance"),
+            ("/v1/transactions?limit=20&kind=p2p", "history"),
+        ):
             env = {"OKANE_BENCH_USERS": str(users_file), "OKANE_BENCH_PATH": path}
             run_wrk(api.url, "get.lua", 3, 16, env, bench.watch(api))
             results[(label, name)] = run_wrk(api.url, "get.lua", SECONDS, 16, env, bench.watch(api))
@@ -347,12 +446,23 @@ def scenario_growth(bench: Bench) -> None:
             "p50_growth_ratio": round(large.p50_ms / small.p50_ms, 3),
             "p99_growth_ratio": round(large.p99_ms / small.p99_ms, 3),
             "throughput_ratio": round(large.throughput / small.throughput, 3),
-            "small": asdict(small), "large": asdict(large),
-            "postings": {"small": results[("small", "postings")], "large": results[("large", "postings")]},
+            "small": asdict(small),
+            "large": asdict(large),
+            "postings": {
+                "small": results[("small", "postings")],
+                "large": results[("large", "postings")],
+            },
             "note": "cache disabled: every read goes to PostgreSQL",
         }
         bench.results.append(entry)
-        log(f"{name} growth: p50 x{entry['p50_growth_ratio']} from {entry['postings']['small']} to {entry['postings']['large']} postings")
+        small_postings, large_postings = (
+            results[("small", "postings")],
+            results[("large", "postings")],
+        )
+        log(
+            f"{name} growth: p50 x{entry['p50_growth_ratio']} from {small_postings} "
+            f"to {large_postings} postings"
+        )
 
 
 def main() -> None:
@@ -361,8 +471,9 @@ def main() -> None:
     data = ROOT / ".okane" / "bench"
     shutil.rmtree(data, ignore_errors=True)
     settings = load_settings(database_url=None, redis_url=None)
-    stack = LocalStack(settings, data_dir=data, postgres_port=free_port(), redis_port=free_port(),
-                       durable=False)
+    stack = LocalStack(
+        settings, data_dir=data, postgres_port=free_port(), redis_port=free_port(), durable=False
+    )
     started = time.monotonic()
     with stack:
         bench = Bench(stack)
@@ -383,8 +494,13 @@ def main() -> None:
         finally:
             for server in bench.servers:
                 server.stop()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=ROOT, check=False).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    ).stdout.strip()
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": commit,
@@ -400,15 +516,19 @@ def main() -> None:
 
 
 def table(report: dict[str, Any]) -> str:
-    lines = [f"OKANE benchmarks, {report['date']} (commit {report['commit']}, {report['cores']} cores)", "",
-             "| scenario | ratio | value | throughput/s | p50 ms | p99 ms | notes |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"OKANE benchmarks, {report['date']} (commit {report['commit']}, {report['cores']} cores)",
+        "",
+        "| scenario | ratio | value | throughput/s | p50 ms | p99 ms | notes |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for entry in report["scenarios"]:
         key = next(k for k in entry if "ratio" in k)
         subject = entry.get("subject") or entry.get("large") or {}
         lines.append(
             f"| {entry['scenario']} | {key} | {entry[key]} | {subject.get('throughput', 0):.0f} | "
-            f"{subject.get('p50_ms', 0):.1f} | {subject.get('p99_ms', 0):.1f} | {entry.get('note', '')} |"
+            f"{subject.get('p50_ms', 0):.1f} | {subject.get('p99_ms', 0):.1f} | "
+            f"{entry.get('note', '')} |"
         )
     return "\n".join(lines)
 
