@@ -129,18 +129,30 @@ class Watch:
         return [p for p in procs if p.is_running()]
 
     def _cpu(self, procs: list[psutil.Process]) -> float:
-        total = 0.0
-        for p in self._alive(procs):
-            try:
-                times = p.cpu_times()
-                total += times.user + times.system
-            except psutil.Error:
-                continue
+        """CPU seconds of the group's root process, its finished children (reaped, so counted
+        in the root's children times) and its live children, whoever started them when."""
+        if not procs:
+            return 0.0
+        root = procs[0]
+        try:
+            times = root.cpu_times()
+            total = times.user + times.system + times.children_user + times.children_system
+            for child in root.children(recursive=True):
+                try:
+                    child_times = child.cpu_times()
+                    total += child_times.user + child_times.system
+                except psutil.Error:
+                    continue
+        except psutil.Error:
+            return 0.0
         return total
 
     def _rss(self, procs: list[psutil.Process]) -> float:
         total = 0.0
-        for p in self._alive(procs):
+        live = procs[:1] + (
+            procs[0].children(recursive=True) if procs and procs[0].is_running() else []
+        )
+        for p in self._alive(live):
             try:
                 total += p.memory_info().rss
             except psutil.Error:

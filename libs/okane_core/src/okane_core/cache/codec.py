@@ -23,6 +23,11 @@ def _default(value: object) -> object:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
+def _fields(value: Any) -> dict[str, Any]:
+    """A dataclass's fields, shallow (``dataclasses.asdict`` deep-copies every value)."""
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+
+
 def dumps(value: Any) -> bytes:
     return json.dumps(value, default=_default, separators=(",", ":")).encode()
 
@@ -36,7 +41,7 @@ def _time(value: str | None) -> datetime | None:
 
 
 def encode_wallet(wallet: Wallet) -> bytes:
-    return dumps(dataclasses.asdict(wallet))
+    return dumps(_fields(wallet))
 
 
 def decode_wallet(payload: bytes) -> Wallet:
@@ -46,7 +51,7 @@ def decode_wallet(payload: bytes) -> Wallet:
 
 
 def encode_history(page: HistoryPage) -> bytes:
-    return dumps({"data": [dataclasses.asdict(v) for v in page.data], "has_more": page.has_more})
+    return dumps({"data": [_fields(v) for v in page.data], "has_more": page.has_more})
 
 
 def decode_history(payload: bytes) -> HistoryPage:
@@ -62,7 +67,7 @@ def decode_history(payload: bytes) -> HistoryPage:
 
 
 def encode_user(user: UserRecord) -> bytes:
-    fields = dataclasses.asdict(user)
+    fields = _fields(user)
     fields.pop("password_hash")  # never cached
     return dumps(fields)
 
@@ -75,7 +80,7 @@ def decode_user(payload: bytes) -> UserRecord:
 
 
 def encode_contacts(contacts: list[ContactRecord]) -> bytes:
-    return dumps([dataclasses.asdict(c) for c in contacts])
+    return dumps([_fields(c) for c in contacts])
 
 
 def decode_contacts(payload: bytes) -> list[ContactRecord]:

@@ -11,15 +11,15 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from okane_core.cache import keys
-from okane_core.cache.breaker import CircuitBreaker
 from okane_core.db.changes import Changes
 
 log = logging.getLogger(__name__)
@@ -59,29 +59,25 @@ def wallet_events(changes: Changes) -> dict[uuid.UUID, dict[str, Any]]:
 
 
 class EventPublisher:
-    def __init__(self, redis: Redis, breaker: CircuitBreaker) -> None:
+    def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self.breaker = breaker
 
-    async def publish(self, changes: Changes) -> None:
-        """Append each user's event to their stream and wake the replicas. Best effort: a
-        client that misses it gets the current balance when it reconnects."""
+    def queue(self, changes: Changes) -> Callable[[Pipeline], None] | None:
+        """The commands that append each user's event to their stream and wake the replicas,
+        to send in the same round trip as the cache invalidation. Best effort: a client that
+        misses an event gets the current balance when it reconnects."""
         events = wallet_events(changes)
-        if not events or not self.breaker.allow():
-            return
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for user_id, data in events.items():
-                    stream = keys.events_stream(user_id)
-                    pipe.xadd(stream, {"data": json.dumps(data)}, maxlen=STREAM_LENGTH)
-                    pipe.expire(stream, STREAM_TTL_SECONDS)
-                    pipe.publish(keys.EVENTS_CHANNEL, str(user_id))
-                await pipe.execute()
-        except RedisError as error:
-            log.warning("could not publish wallet events: %s", error)
-            self.breaker.failed()
-        else:
-            self.breaker.succeeded()
+        if not events:
+            return None
+
+        def build(pipe: Pipeline) -> None:
+            for user_id, data in events.items():
+                stream = keys.events_stream(user_id)
+                pipe.xadd(stream, {"data": json.dumps(data)}, maxlen=STREAM_LENGTH)
+                pipe.expire(stream, STREAM_TTL_SECONDS)
+                pipe.publish(keys.EVENTS_CHANNEL, str(user_id))
+
+        return build
 
 
 class EventHub:

@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from redis.asyncio.client import Pipeline
+
 from okane_core.cache import codec, keys
 from okane_core.cache.store import VersionedStore
 from okane_core.db.changes import Changes
@@ -107,8 +109,11 @@ class ReadCache:
         )
         return found[:limit]
 
-    async def invalidate(self, changes: Changes) -> None:
-        """After a commit: tombstone every cached view that the unit of work changed."""
+    async def invalidate(
+        self, changes: Changes, also: Callable[[Pipeline], None] | None = None
+    ) -> None:
+        """After a commit: tombstone every cached view that the unit of work changed (and
+        run ``also``'s commands in the same round trip)."""
         if self.store is None:
             return
         entries = [
@@ -120,4 +125,4 @@ class ReadCache:
             (keys.user_key(user_id, keys.PROFILE), version)
             for user_id, version in changes.profiles.items()
         ]
-        await self.store.invalidate(entries)
+        await self.store.invalidate(entries, also)

@@ -21,12 +21,15 @@ Redis is reachable again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError, RedisError
 
 from okane_core.cache.breaker import BreakerState, CircuitBreaker
 from okane_core.observability import metrics
@@ -93,8 +96,10 @@ class VersionedStore:
         self.value_ttl_ms = int(value_ttl * 1000)
         self.tombstone_ttl_ms = int(tombstone_ttl * 1000)
         self.breaker = breaker or CircuitBreaker(on_change=_record_breaker)
-        self._fill = redis.register_script(_FILL)
-        self._invalidate = redis.register_script(_INVALIDATE)
+        # Scripts are called by digest (EVALSHA) inside pipelines, loaded on first NOSCRIPT:
+        # no SCRIPT EXISTS round trip per pipeline.
+        self._fill_sha = _sha(_FILL)
+        self._invalidate_sha = _sha(_INVALIDATE)
         self._dirty: dict[str, int] = {}
         self._dirty_overflow = False
 
@@ -158,7 +163,12 @@ class VersionedStore:
         if self.breaker.state is not BreakerState.CLOSED or not self.breaker.allow():
             return False
         try:
-            stored = bool(await self._fill(keys=[key], args=[version, payload, self.value_ttl_ms]))
+
+            def build(pipe: Pipeline) -> None:
+                pipe.evalsha(self._fill_sha, 1, key, version, payload, self.value_ttl_ms)
+
+            (result,) = await self._pipeline(build)
+            stored = bool(result)
         except RedisError as error:
             self._failed(error)
             return False
@@ -170,21 +180,26 @@ class VersionedStore:
         """Pipelined fills (for warming): one round trip per batch, same version rules."""
         if not entries:
             return 0
-        async with self.redis.pipeline(transaction=False) as pipe:
+
+        def build(pipe: Pipeline) -> None:
             for key, version, payload in entries:
-                await self._fill(
-                    keys=[key], args=[version, payload, self.value_ttl_ms], client=pipe
-                )
-            results = await pipe.execute()
+                pipe.evalsha(self._fill_sha, 1, key, version, payload, self.value_ttl_ms)
+
+        results = await self._pipeline(build)
         stored = sum(1 for r in results if r == 1)
         metrics.CACHE_FILLS.labels(target, "stored").inc(stored)
         metrics.CACHE_FILLS.labels(target, "stale").inc(len(results) - stored)
         return stored
 
-    async def invalidate(self, entries: Iterable[tuple[str, int]]) -> None:
-        """Tombstone each key at its new version (called after the write committed)."""
+    async def invalidate(
+        self,
+        entries: Iterable[tuple[str, int]],
+        also: Callable[[Pipeline], None] | None = None,
+    ) -> None:
+        """Tombstone each key at its new version (called after the write committed). ``also``
+        appends more commands (the live events) to the same round trip."""
         pending = list(entries)
-        if not pending:
+        if not pending and also is None:
             return
         if not self.breaker.allow():
             self._remember(pending)
@@ -192,7 +207,7 @@ class VersionedStore:
         try:
             if self.breaker.state is not BreakerState.CLOSED:
                 await self._recover()
-            await self._write_tombstones(pending)
+            await self._write_tombstones(pending, also)
         except RedisError as error:
             self._failed(error)
             self._remember(pending)
@@ -201,13 +216,33 @@ class VersionedStore:
         self._ok()
         metrics.CACHE_INVALIDATIONS.labels("written").inc(len(pending))
 
-    async def _write_tombstones(self, entries: Iterable[tuple[str, int]]) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
+    async def _write_tombstones(
+        self,
+        entries: Iterable[tuple[str, int]],
+        also: Callable[[Pipeline], None] | None = None,
+    ) -> None:
+        def build(pipe: Pipeline) -> None:
             for key, version in entries:
-                await self._invalidate(
-                    keys=[key], args=[version, self.tombstone_ttl_ms], client=pipe
-                )
-            await pipe.execute()
+                pipe.evalsha(self._invalidate_sha, 1, key, version, self.tombstone_ttl_ms)
+            if also is not None:
+                also(pipe)
+
+        await self._pipeline(build)
+
+    async def _pipeline(self, build: Callable[[Pipeline], None]) -> list[Any]:
+        """Run the commands ``build`` queues as one round trip; load the scripts and run it
+        again if Redis does not know them (first use, or after a restart)."""
+        for attempt in (1, 2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                build(pipe)
+                try:
+                    return list(await pipe.execute())
+                except NoScriptError:
+                    if attempt == 2:
+                        raise
+            await self.redis.script_load(_FILL)
+            await self.redis.script_load(_INVALIDATE)
+        raise AssertionError("unreachable")
 
     def _remember(self, entries: Iterable[tuple[str, int]]) -> None:
         for key, version in entries:
@@ -215,6 +250,10 @@ class VersionedStore:
                 self._dirty_overflow = True
                 return
             self._dirty[key] = max(version, self._dirty.get(key, 0))
+
+
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
 
 
 def _record_breaker(state: BreakerState) -> None:

@@ -23,9 +23,13 @@ class Cache:
     events: EventPublisher
 
     async def committed(self, changes: Changes) -> None:
-        """The commit hook of every write path: invalidate, then tell connected clients."""
-        await self.reads.invalidate(changes)
-        await self.events.publish(changes)
+        """The commit hook of every write path: invalidate, and tell connected clients, in one
+        round trip (through the circuit breaker; nothing here can fail the request)."""
+        events = self.events.queue(changes)
+        if self.reads.store is not None:
+            await self.reads.invalidate(changes, events)
+        else:
+            await self.store.invalidate([], events)
 
 
 def build_cache(
@@ -37,4 +41,4 @@ def build_cache(
         tombstone_ttl=settings.cache_tombstone_ttl_seconds,
     )
     reads = ReadCache(store if settings.cache_enabled else None, sessions, ledger)
-    return Cache(reads=reads, store=store, events=EventPublisher(redis, store.breaker))
+    return Cache(reads=reads, store=store, events=EventPublisher(redis))

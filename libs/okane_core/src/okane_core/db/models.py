@@ -187,8 +187,9 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     operation: Mapped[str] = mapped_column(String(32))
     request_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    # Claimed with the id of the transaction the request is about to create: checked at commit.
     transaction_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("transactions.id"), unique=True
+        ForeignKey("transactions.id", deferrable=True, initially="DEFERRED"), unique=True
     )
     created_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -225,6 +226,98 @@ async def insert_postings(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Party:
+    user_id: uuid.UUID
+    name: str
+    account_id: int
+
+
+async def transfer_parties(
+    session: AsyncSession, sender: uuid.UUID, by: str, value: str | uuid.UUID
+) -> tuple[Party | None, Party | None]:
+    """The sender's and the recipient's (found by id, phone or email) wallets, in one query."""
+    column = {"id": "u.id", "phone": "u.phone", "email": "u.email"}[by]
+    rows = await session.execute(
+        text(
+            "SELECT u.id, u.name, a.id AS account_id, u.id = :sender AS is_sender, "
+            f"{column} = :value AS is_recipient FROM users u "
+            "JOIN accounts a ON a.user_id = u.id WHERE u.id = :sender OR "
+            f"{column} = :value"
+        ),
+        {"sender": sender, "value": value},
+    )
+    sender_party = recipient_party = None
+    for row in rows:
+        party = Party(row.id, row.name, int(row.account_id))
+        if row.is_sender:
+            sender_party = party
+        if row.is_recipient:
+            recipient_party = party
+    return sender_party, recipient_party
+
+
+async def post_transfer(
+    session: AsyncSession,
+    *,
+    id: uuid.UUID,
+    debit: Party,
+    credit: Party,
+    amount: int,
+    currency: str,
+    note: str | None,
+) -> TransactionView:
+    """A successful P2P transfer in one round trip: the transaction, its two postings, both
+    balances and both contacts, as data-modifying CTEs of a single statement. The caller holds
+    the locks on both accounts."""
+    row = (
+        await session.execute(
+            text(
+                "WITH t AS (INSERT INTO transactions AS t (id, kind, status, amount, currency, "
+                "debit_account_id, credit_account_id, initiator_id, note, settled_at) "
+                "VALUES (:id, 'p2p', 'success', :amount, :currency, :debit, :credit, :payer, "
+                f":note, now()) RETURNING {_TXN_COLUMNS}), "
+                "p AS (INSERT INTO postings (transaction_id, account_id, amount, currency) "
+                "VALUES (:id, :debit, -CAST(:amount AS bigint), :currency), "
+                "(:id, :credit, :amount, :currency)), "
+                "b AS (UPDATE accounts a SET available = a.available + CASE WHEN a.id = :debit "
+                "THEN -CAST(:amount AS bigint) ELSE :amount END, version = a.version + 1, "
+                "updated_at = now() WHERE a.id IN (:debit, :credit) "
+                "RETURNING a.user_id, a.id, a.version, a.available, a.locked, a.currency), "
+                "c AS (INSERT INTO contacts AS c (owner_id, contact_id, last_paid_at, payments) "
+                "SELECT o, k, now(), 1 FROM (VALUES (CAST(:payer AS uuid), CAST(:payee AS uuid)), "
+                "(CAST(:payee AS uuid), CAST(:payer AS uuid))) AS pair(o, k) ORDER BY o, k "
+                "ON CONFLICT (owner_id, contact_id) DO UPDATE SET last_paid_at = now(), "
+                "payments = c.payments + 1) "
+                "SELECT t.*, (SELECT json_agg(b) FROM b) AS wallets FROM t"
+            ),
+            {
+                "id": id,
+                "amount": amount,
+                "currency": currency,
+                "debit": debit.account_id,
+                "credit": credit.account_id,
+                "payer": debit.user_id,
+                "payee": credit.user_id,
+                "note": note,
+            },
+        )
+    ).one()
+    values = tuple(row)
+    view = _record(session, TransactionView(*values[:_BASE]))
+    wallets = changes_of(session.info).wallets
+    for wallet in values[_BASE]:
+        wallets[uuid.UUID(wallet["user_id"])] = WalletChange(
+            uuid.UUID(wallet["user_id"]),
+            int(wallet["id"]),
+            int(wallet["version"]),
+            int(wallet["available"]),
+            int(wallet["locked"]),
+            wallet["currency"],
+        )
+    return view
+
+
 async def postings_of(session: AsyncSession, transaction_id: uuid.UUID) -> list[Posting]:
     rows = await session.execute(
         text("SELECT account_id, amount FROM postings WHERE transaction_id = :id ORDER BY id"),
@@ -403,12 +496,16 @@ async def claim_idempotency_key(
     operation: str,
     request_hash: bytes,
     ttl_seconds: int,
+    transaction_id: uuid.UUID,
 ) -> tuple[bool, str, bytes, uuid.UUID | None]:
     """Claim ``key`` for this request, or find who holds it.
 
     Returns ``(claimed, operation, request_hash, transaction_id)``. A concurrent request with the
     same key waits on the unique index until the first one commits (then sees its result) or
     rolls back (then claims the key itself). An expired key is taken over.
+
+    The claim names the transaction the request is about to create (``transaction_id``); the
+    foreign key is checked at commit, when that transaction exists.
     """
     params = {
         "user_id": user_id,
@@ -416,14 +513,16 @@ async def claim_idempotency_key(
         "operation": operation,
         "hash": request_hash,
         "ttl": ttl_seconds,
+        "txn": transaction_id,
     }
     claimed = (
         await session.execute(
             text(
-                "INSERT INTO idempotency_keys (user_id, key, operation, request_hash, expires_at) "
-                "VALUES (:user_id, :key, :operation, :hash, now() + make_interval(secs => :ttl)) "
+                "INSERT INTO idempotency_keys (user_id, key, operation, request_hash, "
+                "transaction_id, expires_at) VALUES (:user_id, :key, :operation, :hash, :txn, "
+                "now() + make_interval(secs => :ttl)) "
                 "ON CONFLICT (user_id, key) DO UPDATE SET operation = EXCLUDED.operation, "
-                "request_hash = EXCLUDED.request_hash, transaction_id = NULL, "
+                "request_hash = EXCLUDED.request_hash, transaction_id = EXCLUDED.transaction_id, "
                 "created_at = now(), expires_at = EXCLUDED.expires_at "
                 "WHERE idempotency_keys.expires_at <= now() RETURNING 1"
             ),
@@ -431,7 +530,7 @@ async def claim_idempotency_key(
         )
     ).scalar_one_or_none()
     if claimed is not None:
-        return True, operation, request_hash, None
+        return True, operation, request_hash, transaction_id
     row = (
         await session.execute(
             text(
@@ -442,18 +541,6 @@ async def claim_idempotency_key(
         )
     ).one()
     return False, row.operation, bytes(row.request_hash), row.transaction_id
-
-
-async def record_idempotency_result(
-    session: AsyncSession, *, user_id: uuid.UUID, key: str, transaction_id: uuid.UUID
-) -> None:
-    await session.execute(
-        text(
-            "UPDATE idempotency_keys SET transaction_id = :txn "
-            "WHERE user_id = :user_id AND key = :key"
-        ),
-        {"txn": transaction_id, "user_id": user_id, "key": key},
-    )
 
 
 async def delete_expired_idempotency_keys(session: AsyncSession, *, limit: int) -> int:

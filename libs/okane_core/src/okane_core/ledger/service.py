@@ -8,6 +8,7 @@ postings and the new balances. Nothing reads a balance it has not locked before 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -53,7 +54,6 @@ from okane_core.ledger.locking import lock_accounts
 from okane_core.ledger.views import HistoryPage, TransactionView, Wallet
 from okane_core.observability.tracing import current_traceparent, link_to
 from okane_core.settings import Settings
-from okane_core.users import repository as users_repo
 from okane_core.users.domain import parse_user_ref
 
 # Days start at midnight in India for daily limits.
@@ -177,15 +177,16 @@ class Ledger:
         key: str,
         operation: str,
         request: dict[str, Any],
-        perform: Callable[[], Awaitable[TransactionView]],
+        perform: Callable[[uuid.UUID], Awaitable[TransactionView]],
     ) -> tuple[TransactionView, bool]:
-        """Run ``perform`` once per (user, key). Returns the transaction and whether it is a
-        replay of an earlier request."""
+        """Run ``perform`` once per (user, key). ``perform`` creates the transaction with the id
+        it is given. Returns the transaction and whether it is a replay of an earlier request."""
         if not key or len(key) > 255:
             raise InvalidRequest(
                 "Idempotency-Key must be 1 to 255 characters", field="Idempotency-Key"
             )
         fingerprint = request_hash(operation, request)
+        new_transaction = new_id()
         claimed, held_operation, held_hash, transaction_id = await repo.claim_idempotency_key(
             session,
             user_id=user_id,
@@ -193,6 +194,7 @@ class Ledger:
             operation=operation,
             request_hash=fingerprint,
             ttl_seconds=self.settings.idempotency_ttl_seconds,
+            transaction_id=new_transaction,
         )
         if not claimed:
             if held_operation != operation or held_hash != fingerprint or transaction_id is None:
@@ -201,10 +203,8 @@ class Ledger:
                     field="Idempotency-Key",
                 )
             return await self.transaction(session, user_id, transaction_id), True
-        view = await perform()
-        await repo.record_idempotency_result(
-            session, user_id=user_id, key=key, transaction_id=view.id
-        )
+        view = await perform(new_transaction)
+        assert view.id == new_transaction
         return view, False
 
     # --- posting ------------------------------------------------------------------------------
@@ -286,52 +286,53 @@ class Ledger:
         by, ref = parse_user_ref(to)
         request = {"to": to.strip(), "amount": amount, "note": note}
 
-        async def perform() -> TransactionView:
-            recipient = await users_repo.find_user(session, by, ref)
+        async def perform(transaction_id: uuid.UUID) -> TransactionView:
+            sender, recipient = await repo.transfer_parties(session, user_id, by, ref)
             if recipient is None:
                 raise RecipientNotFound("no OKANE user has this id, phone or email", field="to")
-            if recipient.id == user_id:
+            if recipient.user_id == user_id:
                 raise SelfTransfer("you cannot pay yourself", field="to")
-            sender_wallet = await self.wallet(session, user_id)
-            recipient_wallet = await repo.wallet_of(session, recipient.id)
-            if recipient_wallet is None:
-                raise RecipientNotFound("the recipient has no wallet", field="to")
-            locked = await lock_accounts(
-                session, [sender_wallet.account_id, recipient_wallet.account_id]
-            )
-            sender = locked[sender_wallet.account_id]
-            if sender.currency != locked[recipient_wallet.account_id].currency:
+            if sender is None:
+                raise UserNotFound("this user has no wallet")
+            locked = await lock_accounts(session, [sender.account_id, recipient.account_id])
+            debit = locked[sender.account_id]
+            if debit.currency != locked[recipient.account_id].currency:
                 raise CurrencyMismatch("the two wallets hold different currencies", field="to")
-            await self._check_daily(session, sender.id, amount, kinds="outgoing")
-            if not can_cover(sender.available, amount):
-                failed = await repo.insert_transaction(
+            await self._check_daily(session, debit.id, amount, kinds="outgoing")
+            if not can_cover(debit.available, amount):
+                view = await repo.insert_transaction(
                     session,
-                    id=new_id(),
+                    id=transaction_id,
                     kind=Kind.P2P,
                     status=Status.FAILURE,
                     failure_reason=FailureReason.INSUFFICIENT_FUNDS,
                     amount=amount,
-                    currency=sender.currency,
-                    debit_account_id=sender.id,
-                    credit_account_id=recipient_wallet.account_id,
+                    currency=debit.currency,
+                    debit_account_id=debit.id,
+                    credit_account_id=recipient.account_id,
                     initiator_id=user_id,
                     note=note,
                 )
-                await self._touch(session, sender.id)
-                return failed
-            view = await self._post(
-                session,
-                kind=Kind.P2P,
-                debit=sender.id,
-                credit=recipient_wallet.account_id,
-                amount=amount,
-                initiator_id=user_id,
-                note=note,
+                await self._touch(session, debit.id)
+            else:
+                view = await repo.post_transfer(
+                    session,
+                    id=transaction_id,
+                    debit=sender,
+                    credit=recipient,
+                    amount=amount,
+                    currency=debit.currency,
+                    note=note,
+                )
+            # What the payer sees, without reading it back.
+            return dataclasses.replace(
+                view,
+                direction="debit",
+                counterparty_id=recipient.user_id,
+                counterparty_name=recipient.name,
             )
-            await users_repo.record_payment(session, user_id, recipient.id)
-            return view
 
-        view, replay = await self._idempotent(
+        return await self._idempotent(
             session,
             user_id=user_id,
             key=idempotency_key,
@@ -339,9 +340,6 @@ class Ledger:
             request=request,
             perform=perform,
         )
-        if view.direction is None:
-            view = await self.transaction(session, user_id, view.id)
-        return view, replay
 
     # --- top-up -------------------------------------------------------------------------------
 
@@ -351,7 +349,7 @@ class Ledger:
         """Record a top-up the bank has yet to confirm. Nothing is credited until it does."""
         validate_amount(amount, maximum=self.settings.max_transaction_amount)
 
-        async def perform() -> TransactionView:
+        async def perform(transaction_id: uuid.UUID) -> TransactionView:
             wallet = await self.wallet(session, user_id)
             clearing = await self._system_account(session, SystemAccount.BANK_CLEARING)
             # Serialise a user's top-ups so the daily cap holds under concurrency.
@@ -359,7 +357,7 @@ class Ledger:
             await self._check_daily(session, wallet.account_id, amount, kinds="topup")
             view = await repo.insert_transaction(
                 session,
-                id=new_id(),
+                id=transaction_id,
                 kind=Kind.TOPUP,
                 status=Status.PROCESSING,
                 amount=amount,
@@ -392,13 +390,13 @@ class Ledger:
         """Put ``amount`` on hold (available -> locked) until the bank pays it out or refuses."""
         validate_amount(amount, maximum=self.settings.max_transaction_amount)
 
-        async def perform() -> TransactionView:
+        async def perform(transaction_id: uuid.UUID) -> TransactionView:
             wallet = await self.wallet(session, user_id)
             clearing = await self._system_account(session, SystemAccount.BANK_CLEARING)
             account = (await lock_accounts(session, [wallet.account_id]))[wallet.account_id]
             await self._check_daily(session, account.id, amount, kinds="outgoing")
             common: dict[str, Any] = {
-                "id": new_id(),
+                "id": transaction_id,
                 "kind": Kind.WITHDRAWAL,
                 "amount": amount,
                 "currency": account.currency,

@@ -106,25 +106,6 @@ class ContactRecord:
     payments: int
 
 
-async def record_payment(session: AsyncSession, payer: uuid.UUID, payee: uuid.UUID) -> bool:
-    """Each becomes the other's most recent contact. Returns whether either is new.
-
-    Both rows are upserted in one statement, in key order, so opposite payments lock the two rows
-    in the same order."""
-    pairs = sorted([(payer, payee), (payee, payer)])
-    result = await session.execute(
-        text(
-            "INSERT INTO contacts AS c (owner_id, contact_id, last_paid_at, payments) "
-            "SELECT o, k, now(), 1 FROM unnest(CAST(:owners AS uuid[]), CAST(:contacts AS uuid[])) "
-            "AS p(o, k) ORDER BY o, k "
-            "ON CONFLICT (owner_id, contact_id) DO UPDATE SET last_paid_at = now(), "
-            "payments = c.payments + 1 RETURNING (xmax = 0) AS inserted"
-        ),
-        {"owners": [p[0] for p in pairs], "contacts": [p[1] for p in pairs]},
-    )
-    return any(row.inserted for row in result)
-
-
 async def list_contacts(
     session: AsyncSession, owner_id: uuid.UUID, *, limit: int
 ) -> list[ContactRecord]:
