@@ -335,7 +335,8 @@ def scenario_cached_reads(bench: Bench, users_file: Path) -> None:
 
 def scenario_warm(bench: Bench) -> None:
     db = "okane_warm"
-    bench.create_database(db, WARM_USERS)
+    # Two transfers per user: history and contacts have content, statistics look like real use.
+    bench.create_database(db, WARM_USERS, 2 * WARM_USERS)
     redis_url = bench.redis_url.rsplit("/", 1)[0] + "/2"
     redis = Redis.from_url(redis_url)
     env = {**os.environ, "OKANE_DATABASE_URL": bench.url(db), "OKANE_REDIS_URL": redis_url}
