@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from okane_bank_webhook.endpoints import WebhookState
 from okane_bank_webhook.endpoints import router as webhook_router
 from okane_core.cache.client import create_redis
-from okane_core.cache.wiring import build_cache
+from okane_core.cache.wiring import UnitsOfWork, build_cache
 from okane_core.db.engine import create_engine, create_session_factory, observe_engine
 from okane_core.ledger import repository as ledger_repo
 from okane_core.ledger.service import Ledger
@@ -73,13 +73,15 @@ def create_app(
         redis = create_redis(redis_url)
         sessions = create_session_factory(engine)
         ledger = Ledger(settings)
+        cache = build_cache(settings, redis, sessions, ledger)
         state = WebhookState(
             settings=settings,
             sessions=sessions,
             ledger=ledger,
             redis=redis,
             secrets=secrets,
-            cache=build_cache(settings, redis, sessions, ledger),
+            cache=cache,
+            run=UnitsOfWork(sessions, cache, settings.max_retries),
         )
         app.state.webhook = state
         app.state.engine = engine

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -16,23 +15,19 @@ from pydantic import (
     ValidationError,
 )
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from okane_core.cache.wiring import Cache
-from okane_core.db.changes import Changes
-from okane_core.db.engine import SessionFactory, run_in_transaction
+from okane_core.cache.wiring import Cache, UnitsOfWork
+from okane_core.db.engine import SessionFactory
 from okane_core.errors import InvalidRequest, WebhookRejected
 from okane_core.ledger.bank import APPLIED, EXPIRED, apply_bank_event
 from okane_core.ledger.service import Ledger
 from okane_core.observability import metrics
-from okane_core.observability.ledger import record_committed
 from okane_core.settings import Settings
 from okane_core.webhooks import verify
 from okane_web.fields import HARD_MAX_PAISE, Paise
 from okane_web.problems import PROBLEM_JSON, problem
 
 router = APIRouter(tags=["webhooks"])
-T = TypeVar("T")
 
 # The answer for each outcome; a redelivery recomputes the same status from the stored outcome.
 STATUS_BY_OUTCOME = {
@@ -53,18 +48,7 @@ class WebhookState:
     secrets: list[str]
     cache: Cache
 
-    async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """One unit of work; after it commits, the cache and live clients hear of it."""
-        return await run_in_transaction(
-            self.sessions,
-            work,
-            max_retries=self.settings.max_retries,
-            on_commit=self.committed,
-        )
-
-    async def committed(self, changes: Changes) -> None:
-        record_committed(changes)
-        await self.cache.committed(changes)
+    run: UnitsOfWork
 
 
 # What okane_core.ids.new_reference produces: anything else cannot name a transaction.

@@ -15,7 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from okane_core.cache.client import create_redis
 from okane_core.cache.events import EventHub
-from okane_core.cache.wiring import build_cache
+from okane_core.cache.wiring import UnitsOfWork, build_cache
 from okane_core.db.engine import create_engine, create_session_factory, observe_engine
 from okane_core.ledger.service import Ledger
 from okane_core.settings import Settings, load_settings
@@ -65,6 +65,7 @@ def create_app(
         ledger = Ledger(settings)
         hub = EventHub(redis)
         hub.start()
+        cache = build_cache(settings, redis, sessions, ledger)
         state = AppState(
             settings=settings,
             engine=engine,
@@ -74,8 +75,9 @@ def create_app(
             tokens=TokenIssuer(jwt_secret, lifetime_seconds=settings.access_token_seconds),
             passwords=PasswordHasher(),
             limiter=RateLimiter(redis),
-            cache=build_cache(settings, redis, sessions, ledger),
+            cache=cache,
             hub=hub,
+            run=UnitsOfWork(sessions, cache, settings.max_retries),
         )
         app.state.okane = state
         app.state.engine = engine

@@ -3,17 +3,23 @@ command, never at import time)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.cache.events import EventPublisher
 from okane_core.cache.reads import ReadCache
 from okane_core.cache.store import VersionedStore
 from okane_core.db.changes import Changes
-from okane_core.db.engine import SessionFactory
+from okane_core.db.engine import SessionFactory, run_in_transaction
 from okane_core.ledger.service import Ledger
+from okane_core.observability.ledger import record_committed
 from okane_core.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -25,11 +31,27 @@ class Cache:
     async def committed(self, changes: Changes) -> None:
         """The commit hook of every write path: invalidate, and tell connected clients, in one
         round trip (through the circuit breaker; nothing here can fail the request)."""
+        record_committed(changes)
         events = self.events.queue(changes)
         if self.reads.store is not None:
             await self.reads.invalidate(changes, events)
         else:
             await self.store.invalidate([], events)
+
+
+@dataclass
+class UnitsOfWork:
+    """Runs a unit of work; after it commits, metrics, the cache and live clients hear of it.
+    The one way the services write."""
+
+    sessions: SessionFactory
+    cache: Cache
+    max_retries: int
+
+    async def __call__(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        return await run_in_transaction(
+            self.sessions, work, max_retries=self.max_retries, on_commit=self.cache.committed
+        )
 
 
 def build_cache(
