@@ -18,7 +18,8 @@ import subprocess
 import time
 import tomllib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import httpx
 import psycopg
@@ -202,7 +203,7 @@ def empty_database(endpoints: Endpoints) -> Iterator[str]:
 
 
 def _container_env(
-    manifests: Manifests, container: dict[str, object], database: str, redis: str
+    manifests: Manifests, container: Mapping[str, Any], database: str, redis: str
 ) -> dict[str, str]:
     env = env_of(container, manifests)
     for key in ("OKANE_DATABASE_URL", "OKANE_REDIS_URL"):  # in-cluster names do not resolve here

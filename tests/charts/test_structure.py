@@ -166,7 +166,9 @@ def test_the_services_get_what_their_app_factories_require(manifests: Manifests)
         env = env_of(container, manifests)
         assert required <= set(env), component
         # Load them the way the app factory does: a mistyped value fails here.
-        Settings(**{k.removeprefix("OKANE_").lower(): v for k, v in env.items() if "<" not in v})
+        Settings.model_validate(
+            {k.removeprefix("OKANE_").lower(): v for k, v in env.items() if "<" not in v}
+        )
 
 
 def test_generated_secrets_are_random_valid_and_only_in_dev_mode(values: str) -> None:
@@ -218,7 +220,7 @@ def dockerfile_env(path: Path, name: str) -> str:
     text = path.read_text().replace("\\\n", " ")
     found = re.findall(rf"\b{name}=(\S+)", text)
     assert found, f"{path} sets no {name}"
-    return found[-1]
+    return str(found[-1])
 
 
 def test_the_migration_job_is_a_hook_that_runs_okane_db_upgrade(manifests: Manifests) -> None:
@@ -341,7 +343,7 @@ def _app_paths(component: str) -> list[str]:
     if component == "user-api":
         from okane_user_api.app import create_app  # noqa: PLC0415
     else:
-        from okane_bank_webhook.app import create_app  # type: ignore[assignment]  # noqa: PLC0415
+        from okane_bank_webhook.app import create_app  # noqa: PLC0415
     app = create_app(settings)
     return [*app.openapi()["paths"], "/docs", "/openapi.json", "/redoc"]
 
