@@ -228,8 +228,14 @@ def test_install_upgrade_uninstall_with_the_in_repo_servers(fresh_cluster: Local
     helm.run("uninstall", "okane", f"--namespace={ns}", "--wait")
     assert not items(fresh_cluster, f"/apis/apps/v1/namespaces/{ns}/deployments")
     assert fresh_cluster.get(crd) is not None, "uninstall keeps the CRD (and every CacheWarmJob)"
-    # Kept for a reinstall over the retained volumes.
+    # Kept for a reinstall over the retained volumes, which adopts them and their passwords.
     assert secret_data(fresh_cluster, ns, "okane-connections") == connections
+    reinstall = helm.start("install", "okane", str(CHART), f"--namespace={ns}", "--timeout=3m")
+    complete(fresh_cluster, hook_pod(fresh_cluster, ns, "okane-migrations"))
+    out, _ = reinstall.communicate(timeout=180)
+    assert reinstall.returncode == 0, out
+    assert secret_data(fresh_cluster, ns, "okane-connections") == connections
+    assert secret_data(fresh_cluster, ns, "okane-app-secrets") == secrets
 
 
 def test_with_an_external_database_the_migration_runs_before_anything_else(
