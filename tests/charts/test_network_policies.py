@@ -21,7 +21,14 @@ from tests.charts.netpol import Endpoint, World
 _ips = (f"10.244.0.{n}" for n in itertools.count(10))
 NAMESPACES = {
     name: {"kubernetes.io/metadata.name": name}
-    for name in (NAMESPACE, "ingress-nginx", "monitoring", "kube-system", "elsewhere")
+    for name in (
+        NAMESPACE,
+        "ingress-nginx",
+        "monitoring",
+        "kube-system",
+        "elsewhere",
+        "observability",
+    )
 }
 TCP = "TCP"
 
@@ -45,6 +52,7 @@ def neighbours() -> list[Endpoint]:
             {"k8s-app": "kube-dns"},
             {("UDP", 53): "dns", (TCP, 53): "dns-tcp"},
         ),
+        _pod("otel-collector", "observability", {"app": "otel"}, {(TCP, 4318): "otlp-http"}),
         _pod("stranger", NAMESPACE, {"app": "stranger"}, {(TCP, 8080): "http"}),
         _pod("elsewhere", "elsewhere", {"app": "elsewhere"}, {(TCP, 8080): "http"}),
         Endpoint("api-server", "172.20.0.10", ports={(TCP, 443): "", (TCP, 6443): ""}),
@@ -139,6 +147,16 @@ def test_production_values_allow_only_what_okane_needs() -> None:
         ("user-api", "internet", "TCP/443"),
     }
     assert allowed_paths(render("production")) == expected
+
+
+def test_tracing_opens_the_collector_to_the_services_only() -> None:
+    added = allowed_paths(render("default", "tracing.otlpEndpoint=http://otel:4318")) - (
+        allowed_paths(render("default"))
+    )
+    assert added == {
+        ("user-api", "otel-collector", "TCP/4318"),
+        ("bank-webhook", "otel-collector", "TCP/4318"),
+    }
 
 
 def test_the_servers_accept_nobody_else_and_call_nobody() -> None:

@@ -76,6 +76,10 @@ spec:
             {{- include "okane.secretEnv" (dict "env" "OKANE_DATABASE_URL" "ref" (include "okane.databaseUrlRef" $root)) | nindent 12 }}
             {{- include "okane.secretEnv" (dict "env" "OKANE_REDIS_URL" "ref" (include "okane.redisUrlRef" $root)) | nindent 12 }}
             {{- .env | nindent 12 }}
+            {{- with $root.Values.tracing.otlpEndpoint }}
+            - name: OTEL_EXPORTER_OTLP_ENDPOINT
+              value: {{ . | quote }}
+            {{- end }}
             {{- range $key, $value := $values.env }}
             - name: {{ $key }}
               value: {{ $value | toString | quote }}
