@@ -297,6 +297,16 @@ def test_the_operator_gives_warm_jobs_what_okane_warm_needs(
         assert all(name == ref["key"] for name, ref in refs.items())
 
 
+def test_image_pull_secrets_reach_every_okane_pod_and_the_warm_jobs() -> None:
+    manifests = render("default", "image.pullSecrets={ghcr}")
+    for workload in manifests.workloads():
+        if labels_of(workload)["app.kubernetes.io/component"] in ("postgresql", "redis"):
+            continue
+        assert pod_spec(workload)["imagePullSecrets"] == [{"name": "ghcr"}]
+    warm = manifests.get("ServiceAccount", f"{RELEASE}-warm")
+    assert warm["imagePullSecrets"] == [{"name": "ghcr"}]
+
+
 def test_warm_env_needs_a_secret_with_both_urls() -> None:
     error = render_error_of(
         "postgresql.enabled=false",
