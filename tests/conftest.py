@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -36,6 +37,21 @@ def _admin_conninfo(url: str, dbname: str = "postgres") -> str:
     return admin.render_as_string(hide_password=False)
 
 
+_RUNNING: list[LocalStack] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The servers the suite starts run in sessions of their own, so a SIGTERM to pytest alone
+    would leave them behind: stop them, then exit as SIGTERM would have."""
+
+    def terminate(signum: int, frame: object) -> None:
+        for stack in _RUNNING:
+            stack.stop()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
 @pytest.fixture(scope="session")
 def endpoints() -> Iterator[Endpoints]:
     settings = load_settings()
@@ -49,7 +65,9 @@ def endpoints() -> Iterator[Endpoints]:
         redis_port=free_port(),
         durable=False,
     ) as stack:
+        _RUNNING.append(stack)
         yield stack.endpoints
+        _RUNNING.remove(stack)
 
 
 @pytest.fixture(scope="session")
