@@ -48,6 +48,8 @@ async def _expire_forever(state: WebhookState) -> None:
             count = await state.run(lambda s: state.ledger.expire_pending(s, limit=500))
             if count:
                 log.info("expired %d overdue transactions", count)
+            # Idempotency keys older than a day are only taken over when reused; drop them.
+            await state.run(lambda s: ledger_repo.delete_expired_idempotency_keys(s, limit=5000))
             async with state.sessions() as session:
                 pending = await ledger_repo.pending_summary(session)
             for kind in ("topup", "withdrawal"):

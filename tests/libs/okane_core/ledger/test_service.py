@@ -23,6 +23,7 @@ from okane_core.errors import (
     SelfTransfer,
     TransactionNotFound,
 )
+from okane_core.ledger import repository
 from okane_core.ledger.bank import apply_bank_event
 from okane_core.ledger.reconcile import reconcile
 from okane_core.ledger.service import Ledger
@@ -460,3 +461,29 @@ async def test_duplicate_phone_is_refused(sessions: SessionFactory, ledger: Ledg
             sessions, lambda s: register_user(s, ledger, name="B", phone=phone, email=None)
         )
     assert raised.value.field == "phone"
+
+
+async def test_expired_idempotency_keys_are_deleted(
+    sessions: SessionFactory, ledger: Ledger
+) -> None:
+    asha = await make_user(sessions, ledger)
+    ravi = await make_user(sessions, ledger)
+    await fund(sessions, ledger, asha.id, 1_000)
+    await transfer(sessions, ledger, asha.id, str(ravi.id), 1, key="old")
+    await transfer(sessions, ledger, asha.id, str(ravi.id), 1, key="new")
+    async with sessions() as s, s.begin():
+        await s.execute(
+            text(
+                "UPDATE idempotency_keys SET expires_at = now() - interval '1 s' WHERE key = 'old'"
+            )
+        )
+    deleted = await run_in_transaction(
+        sessions, lambda s: repository.delete_expired_idempotency_keys(s, limit=100)
+    )
+    assert deleted == 1
+    async with sessions() as s:
+        keys = (
+            (await s.execute(text("SELECT key FROM idempotency_keys ORDER BY key"))).scalars().all()
+        )
+    assert "old" not in keys
+    assert "new" in keys

@@ -16,7 +16,6 @@ account's key, so the weaker lock is exact (it is the lock a plain UPDATE takes)
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterable
 
 from sqlalchemy import text
@@ -45,13 +44,3 @@ async def lock_accounts(session: AsyncSession, account_ids: Iterable[int]) -> di
     if missing:
         raise LookupError(f"accounts {sorted(missing)} do not exist")
     return found
-
-
-async def advisory_lock(session: AsyncSession, namespace: int, key: uuid.UUID | int) -> None:
-    """A transaction-scoped lock on something that may not have a row yet (e.g. a user's first
-    wallet). Released at commit or rollback."""
-    numeric = key.int if isinstance(key, uuid.UUID) else key
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(:ns, hashtext(:key))"),
-        {"ns": namespace, "key": str(numeric)},
-    )

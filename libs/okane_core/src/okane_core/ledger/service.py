@@ -76,21 +76,6 @@ class Ledger:
 
     # --- set-up -------------------------------------------------------------------------------
 
-    async def ensure_system_accounts(self, session: AsyncSession) -> dict[str, int]:
-        """Create the system accounts that do not exist yet (idempotent)."""
-        for code in SystemAccount:
-            account_id = await repo.system_account_id(session, code)
-            if account_id is None:
-                account_id = await repo.insert_account(
-                    session,
-                    kind=AccountKind.SYSTEM,
-                    currency=self.settings.currency,
-                    user_id=None,
-                    code=code,
-                )
-            self._system_ids[code] = account_id
-        return dict(self._system_ids)
-
     async def _system_account(self, session: AsyncSession, code: SystemAccount) -> int:
         if code not in self._system_ids:
             account_id = await repo.system_account_id(session, code)
