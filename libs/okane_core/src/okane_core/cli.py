@@ -201,6 +201,8 @@ def up() -> None:
         env = {
             "OKANE_DATABASE_URL": endpoints.database_url,
             "OKANE_REDIS_URL": endpoints.redis_url,
+            # The local stack has no real bank: its simulator's pages confirm top-ups.
+            "OKANE_BANK_SIMULATOR": os.environ.get("OKANE_BANK_SIMULATOR", "true"),
             **local_secrets(settings),
         }
         services = [
@@ -214,6 +216,7 @@ def up() -> None:
         children = [_serve(target, host, port, env) for target, host, port in services]
         for (target, host, port), _ in zip(services, children, strict=True):
             log.info("%s listening on http://%s:%s", target.split(".")[0], host, port)
+        log.info("the wallet: http://%s:%s/", settings.user_api_host, settings.user_api_port)
         try:
             while not stopping.wait(0.5):
                 for child in children:

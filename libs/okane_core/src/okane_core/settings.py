@@ -68,6 +68,16 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8001/webhooks/bank",
         description="where the bank simulator (okane bank) delivers callbacks",
     )
+    bank_simulator: bool = Field(
+        default=False,
+        description="development only: bank-webhook serves a simulated bank's confirmation "
+        "pages at /simulator, and the web app's Add money sends people there",
+    )
+    bank_simulator_url: str | None = Field(
+        default=None,
+        description="where browsers reach the simulator's pages (default: the origin of "
+        "bank_webhook_url + /simulator)",
+    )
     expiry_sweep_seconds: PositiveInt = Field(
         default=30, description="how often bank-webhook expires overdue top-ups and withdrawals"
     )

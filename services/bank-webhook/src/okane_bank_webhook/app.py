@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 
 from okane_bank_webhook.endpoints import WebhookState
 from okane_bank_webhook.endpoints import router as webhook_router
+from okane_bank_webhook.simulator import install_simulator
 from okane_core.cache.client import create_redis
 from okane_core.cache.wiring import UnitsOfWork, build_cache
 from okane_core.db.engine import create_engine, create_session_factory, observe_engine
@@ -107,5 +108,6 @@ def create_app(
     observe(app, "bank-webhook", span_processor=span_processor)
     app.include_router(health_router)
     app.include_router(webhook_router)
+    install_simulator(app, settings, secrets)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -30,6 +30,7 @@ from okane_user_api.events.endpoints import router as events_router
 from okane_user_api.schemas import AMOUNT_MODELS
 from okane_user_api.state import AppState
 from okane_user_api.wallet.endpoints import router as wallet_router
+from okane_user_api.web import install_web
 from okane_web.health import router as health_router
 from okane_web.limits import BodySizeLimit
 from okane_web.observability import observe
@@ -105,6 +106,7 @@ def create_app(
     app.include_router(wallet_router)
     app.include_router(admin_router)
     app.include_router(events_router)
+    install_web(app, settings, secret=jwt_secret)
     app.add_middleware(
         SessionMiddleware,
         secret_key=_session_secret(settings, jwt_secret),

@@ -80,8 +80,14 @@ def _identify(login: str) -> tuple[str, str]:
 
 
 async def login(state: AppState, *, login: str, password: str, client: str) -> IssuedTokens:
-    """Password login, rate limited per client address (every attempt) and per account
-    (failures). A wrong password and an unknown login are indistinguishable."""
+    """Password login: the checks of :func:`authenticate`, then a new session."""
+    user = await authenticate(state, login=login, password=password, client=client)
+    return await start_session(state, user, method="password")
+
+
+async def authenticate(state: AppState, *, login: str, password: str, client: str) -> UserRecord:
+    """The user with this login and password, rate limited per client address (every attempt)
+    and per account (failures). A wrong password and an unknown login are indistinguishable."""
     settings = state.settings
     window = settings.login_window_seconds
     wait = await state.limiter.hit(
@@ -106,7 +112,7 @@ async def login(state: AppState, *, login: str, password: str, client: str) -> I
         raise InvalidCredentials("the login or the password is wrong")
     assert user is not None
     await state.limiter.reset("login-account", account)
-    return await start_session(state, user, method="password")
+    return user
 
 
 async def refresh(state: AppState, revocations: Revocations, token: str) -> IssuedTokens:

@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from redis.exceptions import RedisError
 
 from okane_core.cache.events import Event
+from okane_user_api.auth.tokens import Principal
 from okane_user_api.deps import CurrentUser, State
 from okane_user_api.state import AppState
 from okane_web.problems import problem_responses
@@ -101,6 +102,13 @@ async def events(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
 ) -> StreamingResponse:
     """Live balance and transactions of the signed-in user (Server-Sent Events)."""
+    return event_stream(request, state, principal, last_event_id)
+
+
+def event_stream(
+    request: Request, state: AppState, principal: Principal, last_event_id: str | None
+) -> StreamingResponse:
+    """The stream of ``principal``'s wallet events (also served to the web app's pages)."""
     return StreamingResponse(
         _stream(request, state, principal, last_event_id),
         media_type="text/event-stream",
