@@ -46,3 +46,5 @@ clean:
 
 # Kubernetes toolchain and local control plane (operator tests).
 include make/k8s.mk
+# Chromium for the web app's browser tests.
+include make/browser.mk
