@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 from playwright.async_api import expect
 
@@ -13,10 +14,11 @@ from tests.services.conftest import Stack
 from tests.services.web.conftest import NewContext, log_in
 
 
-async def _transfers(api: Api, user: User) -> list[dict[str, object]]:
+async def _transfers(api: Api, user: User) -> list[Any]:
     page = await api.http.get("/v1/transactions?kind=p2p", headers=user.auth)
     assert page.status_code == 200, page.text
-    return page.json()["data"]
+    data: list[Any] = page.json()["data"]
+    return data
 
 
 async def _review(page, stack: Stack, to: str, amount: str) -> None:
@@ -52,7 +54,7 @@ async def test_clicking_pay_twice_quickly_pays_once(
         # resubmission after "back"), bypassing the browser entirely.
         await _review(page, web_stack, payee.phone, "125.50")
         form = page.locator("form[action='/wallet/send']")
-        fields = {
+        fields: dict[str, str | float | bool] = {
             name: await form.locator(f"input[name='{name}']").get_attribute("value") or ""
             for name in ("csrf_token", "idempotency_key", "to", "amount", "note")
         }

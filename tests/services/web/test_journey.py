@@ -23,6 +23,8 @@ from tests.services.web.conftest import (
     sign_up,
 )
 
+MINUS = "\u2212"  # debits are shown with a real minus sign
+
 
 async def add_money(page: Page, stack: Stack, amount: str, *, approve: bool) -> Page:
     """Add money through the simulated bank; returns to the top-up's receipt."""
@@ -95,7 +97,7 @@ async def test_two_people_add_money_pay_each_other_withdraw_and_export(
     await expect(page).to_have_url(re.compile(re.escape(stack.api_url + "/wallet/transactions/")))
     await expect(page.locator("#receipt-status")).to_have_text("Success")
     await expect(page.locator(".receipt-title")).to_have_text("Paid Ravi Kumar")
-    await expect(page.locator(".big-amount")).to_have_text("−₹250.75")
+    await expect(page.locator(".big-amount")).to_have_text(MINUS + "₹250.75")
 
     # The receiver's open dashboard shows the money without a reload.
     await expect(ravi.page.locator("#available")).to_have_text("₹250.75")
@@ -181,7 +183,8 @@ async def withdraw_and_settle(person: Person, stack: Stack) -> None:
     # The bank pays it out (the simulator lists everything waiting for it).
     bank = await page.context.new_page()
     await bank.goto(stack.webhook_url + "/simulator")
-    await bank.get_by_role("link", name=re.compile(f"Withdrawal of ₹100.00 for {person.name}")).click()
+    waiting = re.compile(f"Withdrawal of ₹100.00 for {person.name}")
+    await bank.get_by_role("link", name=waiting).click()
     await bank.get_by_role("button", name="Approve").click()
     await expect(bank).to_have_url(stack.webhook_url + "/simulator")
     await expect(page.locator("#locked")).to_have_text("₹0.00")
