@@ -201,8 +201,13 @@ def up() -> None:
         env = {
             "OKANE_DATABASE_URL": endpoints.database_url,
             "OKANE_REDIS_URL": endpoints.redis_url,
-            # The local stack has no real bank: its simulator's pages confirm top-ups.
+            # The local stack has no real bank: its simulator's pages confirm top-ups, and
+            # send the callbacks to this stack's bank-webhook.
             "OKANE_BANK_SIMULATOR": os.environ.get("OKANE_BANK_SIMULATOR", "true"),
+            "OKANE_BANK_WEBHOOK_URL": os.environ.get(
+                "OKANE_BANK_WEBHOOK_URL",
+                f"http://{settings.bank_webhook_host}:{settings.bank_webhook_port}/webhooks/bank",
+            ),
             **local_secrets(settings),
         }
         services = [
