@@ -4,6 +4,7 @@ lookup's limits, and local-only redirects."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from urllib.parse import quote
@@ -289,3 +290,43 @@ async def test_after_login_only_local_pages(web_stack: Stack, new_context: NewCo
         await page.get_by_role("button", name="Log in").click()
         await expect(page).to_have_url(web_stack.api_url + "/wallet")
         await page.get_by_role("button", name="Log out").click()
+
+
+async def test_bank_simulator_forms_need_their_token_and_send_people_only_to_the_wallet(
+    web_stack: Stack, new_context: NewContext
+) -> None:
+    async with web_stack.api() as api:
+        user = await api.signup("Nila")
+        started = await api.post(user, "/v1/topups", {"amount": 5_000})
+        assert started.status_code == 201, started.text
+        topup = started.json()
+        bank = web_stack.webhook_url + "/simulator/" + topup["reference"]
+        page = await (await new_context()).new_page()
+        response = await page.goto(bank + "?return_to=https%3A%2F%2Fevil.example%2F")
+        assert response is not None
+        policy = (await response.all_headers())["content-security-policy"]
+        assert "script-src 'self'" in policy
+        assert f"form-action 'self' {web_stack.api_url}" in policy
+        await expect(page.locator("#bank-amount")).to_have_text("₹50.00")
+        assert await page.locator("input[name=return_to]").get_attribute("value") == ""
+        token = await page.locator("input[name=csrf_token]").get_attribute("value") or ""
+
+        forged = await page.request.post(
+            bank, form={"csrf_token": "forged", "decision": "approve"}, max_redirects=0
+        )
+        assert forged.status == 403
+        approved = await page.request.post(
+            bank,
+            form={"csrf_token": token, "decision": "approve", "return_to": "https://evil.example/"},
+            max_redirects=0,
+        )
+        assert approved.status == 303
+        assert approved.headers["location"] == "/simulator"
+        # The signed callback follows on its own; wait for it (bounded), then check once.
+        for _ in range(100):
+            seen = await api.http.get(f"/v1/transactions/{topup['id']}", headers=user.auth)
+            if seen.json()["status"] != "processing":
+                break
+            await asyncio.sleep(0.1)
+        assert seen.json()["status"] == "success"
+        assert await api.wallet(user) == (5_000, 0)
