@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from okane_core.banksim import BankSimulator
-from okane_core.cache.client import create_redis
+from okane_core.cache.client import BATCH_COMMAND_TIMEOUT, create_redis
 from okane_core.cache.store import VersionedStore
 from okane_core.cache.warm import TARGETS, WarmSummary, parse_duration, warm
 from okane_core.db.engine import create_engine, create_session_factory, run_in_transaction
@@ -135,7 +135,7 @@ def warm_command(
 
     async def run(_: Ledger, url: str, redis_url: str) -> WarmSummary:
         engine = create_engine(settings, url, application_name="okane-warm")
-        redis = create_redis(redis_url)
+        redis = create_redis(redis_url, command_timeout=BATCH_COMMAND_TIMEOUT)
         try:
             store = VersionedStore(
                 redis,

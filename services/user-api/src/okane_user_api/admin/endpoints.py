@@ -8,6 +8,8 @@ from typing import Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from okane_core.cache.client import BATCH_COMMAND_TIMEOUT, create_redis
+from okane_core.cache.store import VersionedStore
 from okane_core.cache.warm import parse_duration, warm
 from okane_user_api.deps import Admin, State
 from okane_user_api.schemas import ReversalRequest, TransactionOut
@@ -64,11 +66,23 @@ class WarmResult(BaseModel):
 async def warm_cache(body: WarmRequest, _: Admin, state: State) -> WarmResult:
     """Warm the cache now, exactly as `okane warm` does."""
     window = None if body.active_within is None else parse_duration(body.active_within)
-    summary = await warm(
-        state.sessions,
-        state.cache.store,
-        targets=list(dict.fromkeys(body.targets)),
-        users=body.users,
-        active_within=window,
-    )
+    assert state.settings.redis_url is not None
+    # A client of its own: warm pipelines carry thousands of commands, so they get the batch
+    # timeout, not the request path's 250 ms.
+    redis = create_redis(state.settings.redis_url, command_timeout=BATCH_COMMAND_TIMEOUT)
+    try:
+        store = VersionedStore(
+            redis,
+            value_ttl=state.settings.cache_ttl_seconds,
+            tombstone_ttl=state.settings.cache_tombstone_ttl_seconds,
+        )
+        summary = await warm(
+            state.sessions,
+            store,
+            targets=list(dict.fromkeys(body.targets)),
+            users=body.users,
+            active_within=window,
+        )
+    finally:
+        await redis.aclose()
     return WarmResult(**summary.as_dict())
