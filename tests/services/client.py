@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from dataclasses import dataclass
@@ -33,12 +34,15 @@ class User:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
+# Idle connections are dropped before uvicorn's 5 s keep-alive ends, so the pool never reuses
+# a connection the server is closing at that moment.
+LIMITS = httpx.Limits(max_connections=200, keepalive_expiry=2.0)
+
+
 class Api:
     def __init__(self, api_url: str, webhook_url: str, webhook_secret: str) -> None:
-        self.http = httpx.AsyncClient(
-            base_url=api_url, timeout=30, limits=httpx.Limits(max_connections=200)
-        )
-        self.bank_http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=200))
+        self.http = httpx.AsyncClient(base_url=api_url, timeout=30, limits=LIMITS)
+        self.bank_http = httpx.AsyncClient(timeout=30, limits=LIMITS)
         self.bank = BankSimulator(
             webhook_url + "/webhooks/bank", webhook_secret, client=self.bank_http
         )
@@ -84,7 +88,14 @@ class Api:
         self, user: User, path: str, body: dict[str, Any], key: str | None = None
     ) -> httpx.Response:
         headers = {**user.auth, "Idempotency-Key": key or uuid.uuid4().hex}
-        return await self.http.post(path, json=body, headers=headers)
+        # What a well-behaved client does with a 503 (a row lock that did not come free within
+        # lock_timeout on an overloaded machine): retry the same request with the same key.
+        for attempt in range(4):
+            response = await self.http.post(path, json=body, headers=headers)
+            if response.status_code != 503:
+                break
+            await asyncio.sleep(0.2 * 2**attempt)
+        return response
 
     async def topup(
         self, user: User, amount: int, *, approve: bool = True
