@@ -62,7 +62,7 @@ def seed_transfers(conn: psycopg.Connection, count: int, *, amount: int = 1) -> 
             "CREATE TEMP TABLE moves ON COMMIT DROP AS SELECT uuidv7() AS txn, d.id AS debit, "
             "c.id AS credit FROM (SELECT g, 1 + (g * 7919) %% %(w)s AS dn, "
             "1 + (g * 7919 + 1 + g %% (%(w)s - 1)) %% %(w)s AS cn "
-            "FROM generate_series(1, %(count)s) g) m "
+            "FROM generate_series(1::bigint, %(count)s) g) m "
             "JOIN wallets d ON d.n = m.dn JOIN wallets c ON c.n = m.cn WHERE d.id <> c.id",
             {"w": total[0], "count": count},
         )
