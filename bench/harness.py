@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -90,26 +92,43 @@ def start_uvicorn(name: str, target: str, env: dict[str, str], logs: Path) -> Se
 @dataclass
 class ProcessUsage:
     cpu_seconds: float = 0.0
-    peak_rss_mb: float = 0.0
+    peak_rss_mb: float = 0.0  # the largest single process of the group, at its peak
+    pss_mb: float = 0.0  # the whole group, shared pages split fairly, at the end of the run
+    processes: int = 0
 
 
 @dataclass
 class Watch:
-    """CPU seconds and peak memory of named process groups while a load runs."""
+    """CPU seconds and memory of named process groups while a load runs.
+
+    Memory is reported per process (peak RSS of the largest one) and for the group as PSS:
+    summing RSS over PostgreSQL's backends would count shared buffers once per backend.
+    The load generator is a child of this process that has exited by the end of the run; its
+    CPU comes from this process's accounting of reaped children.
+    """
 
     groups: dict[str, list[psutil.Process]]
     usage: dict[str, ProcessUsage] = field(default_factory=dict)
 
     @contextmanager
-    def running(self) -> Iterator[None]:
+    def running(self, load: subprocess.Popen[str] | None = None) -> Iterator[None]:
+        if load is not None:
+            self.groups["load generator"] = [psutil.Process(load.pid)]
         start = {name: self._cpu(procs) for name, procs in self.groups.items()}
+        children_before = _reaped_children_cpu()
         peaks = dict.fromkeys(self.groups, 0.0)
+        counts = dict.fromkeys(self.groups, 0)
+        pss = dict.fromkeys(self.groups, 0.0)
         stop = threading.Event()
 
         def sample() -> None:
             while not stop.wait(0.2):
                 for name, procs in self.groups.items():
-                    peaks[name] = max(peaks[name], self._rss(procs))
+                    live = self._members(procs)
+                    peaks[name] = max(peaks[name], self._largest_rss(live))
+                    counts[name] = max(counts[name], len(live))
+                    if name == "load generator":
+                        pss[name] = self._pss(live) or pss[name]
 
         thread = threading.Thread(target=sample, daemon=True)
         thread.start()
@@ -119,14 +138,43 @@ class Watch:
             stop.set()
             thread.join()
             for name, procs in self.groups.items():
+                live = self._members(procs)
+                if name == "load generator" and load is not None:
+                    cpu = _reaped_children_cpu() - children_before
+                else:
+                    cpu = self._cpu(procs) - start[name]
+                    pss[name] = self._pss(live)
                 self.usage[name] = ProcessUsage(
-                    cpu_seconds=self._cpu(procs) - start[name],
-                    peak_rss_mb=max(peaks[name], self._rss(procs)) / 2**20,
+                    cpu_seconds=cpu,
+                    peak_rss_mb=max(peaks[name], self._largest_rss(live)) / 2**20,
+                    pss_mb=pss[name] / 2**20,
+                    processes=max(counts[name], len(live)),
                 )
 
+    def report(self) -> dict[str, Any]:
+        """The ``cpu`` and ``memory_mb`` fields of a LoadResult."""
+        return {
+            "cpu": {k: round(v.cpu_seconds, 2) for k, v in self.usage.items()},
+            "memory_mb": {
+                k: {
+                    "peak_rss_largest_process": round(v.peak_rss_mb, 1),
+                    "pss_total": round(v.pss_mb, 1),
+                    "processes": v.processes,
+                }
+                for k, v in self.usage.items()
+            },
+        }
+
     @staticmethod
-    def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
-        return [p for p in procs if p.is_running()]
+    def _members(procs: list[psutil.Process]) -> list[psutil.Process]:
+        """The group's root and its current descendants (PostgreSQL forks a backend per
+        connection, uvicorn may fork workers), alive ones only."""
+        if not procs or not procs[0].is_running():
+            return []
+        try:
+            return [procs[0], *procs[0].children(recursive=True)]
+        except psutil.Error:
+            return [procs[0]]
 
     def _cpu(self, procs: list[psutil.Process]) -> float:
         """CPU seconds of the group's root process, its finished children (reaped, so counted
@@ -147,17 +195,30 @@ class Watch:
             return 0.0
         return total
 
-    def _rss(self, procs: list[psutil.Process]) -> float:
-        total = 0.0
-        live = procs[:1] + (
-            procs[0].children(recursive=True) if procs and procs[0].is_running() else []
-        )
-        for p in self._alive(live):
+    @staticmethod
+    def _largest_rss(procs: list[psutil.Process]) -> float:
+        largest = 0.0
+        for p in procs:
             try:
-                total += p.memory_info().rss
+                largest = max(largest, p.memory_info().rss)
             except psutil.Error:
                 continue
+        return largest
+
+    @staticmethod
+    def _pss(procs: list[psutil.Process]) -> float:
+        total = 0.0
+        for p in procs:
+            try:
+                total += p.memory_full_info().pss
+            except (psutil.Error, AttributeError):
+                continue
         return total
+
+
+def _reaped_children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def process_tree(pid: int) -> list[psutil.Process]:
@@ -186,7 +247,7 @@ class LoadResult:
     p99_ms: float
     errors: int
     cpu: dict[str, float] = field(default_factory=dict)
-    memory_mb: dict[str, float] = field(default_factory=dict)
+    memory_mb: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -221,8 +282,7 @@ def run_wrk(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    watch.groups["load generator"] = [psutil.Process(process.pid)]
-    with watch.running():
+    with watch.running(process):
         out, _ = process.communicate(timeout=seconds + 60)
     if "requests in" not in out or "Latency Distribution" not in out:
         raise RuntimeError(f"wrk failed:\n{out[-3000:]}")
@@ -245,8 +305,7 @@ def run_wrk(
         p50_ms=_ms(latencies["50"]),
         p99_ms=_ms(latencies["99"]),
         errors=errors,
-        cpu={k: round(v.cpu_seconds, 2) for k, v in watch.usage.items()},
-        memory_mb={k: round(v.peak_rss_mb, 1) for k, v in watch.usage.items()},
+        **watch.report(),
     )
 
 
@@ -290,8 +349,7 @@ def run_pgbench(
         command += ["-D", f"{name}={value}"]
     command.append(conninfo["dbname"])
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    watch.groups["load generator"] = [psutil.Process(process.pid)]
-    with watch.running():
+    with watch.running(process):
         out, _ = process.communicate(timeout=seconds + 120)
     if process.returncode != 0:
         raise RuntimeError(out[-3000:])
@@ -310,6 +368,5 @@ def run_pgbench(
         p50_ms=statistics.median(latencies),
         p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         errors=int(failed.group(1)) if failed else 0,
-        cpu={k: round(v.cpu_seconds, 2) for k, v in watch.usage.items()},
-        memory_mb={k: round(v.peak_rss_mb, 1) for k, v in watch.usage.items()},
+        **watch.report(),
     )

@@ -165,6 +165,21 @@ class Bench:
         self.servers.append(server)
         return server
 
+    def warm(self, db: str, redis_url: str, *args: str) -> dict[str, Any]:
+        """Run ``okane warm`` as an operator would; its summary (the last line of stdout)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "okane_core.cli", "warm", *args],
+            env={**os.environ, "OKANE_DATABASE_URL": self.url(db), "OKANE_REDIS_URL": redis_url},
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"okane warm failed:\n{done.stderr[-4000:]}")
+        summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return summary
+
     def watch(self, server: Server | None) -> Watch:
         groups = {"postgres": postgres_processes(self.pg_port)}
         assert self.stack.redis is not None and self.stack.redis._proc is not None
@@ -200,8 +215,8 @@ class Bench:
             "baseline": baseline,
             ratio_key: round(statistics.median(ratios), 3),
             "p50_latency_ratio": round(statistics.median(latency), 3),
-            "subject": asdict(subject) | {"cpu_seconds_per_op": _cpu_per_op(subject)},
-            "baseline_run": asdict(runs[-1][0]) | {"cpu_seconds_per_op": _cpu_per_op(runs[-1][0])},
+            "subject": _usage(subject),
+            "baseline_run": _usage(runs[-1][0]),
             "rounds": [
                 {
                     "baseline_throughput": round(b.throughput, 1),
@@ -219,9 +234,13 @@ class Bench:
         )
 
 
-def _cpu_per_op(result: LoadResult) -> dict[str, float]:
+def _usage(result: LoadResult) -> dict[str, Any]:
+    """A run as reported: its figures plus milliseconds of CPU per operation, per process
+    group (server, postgres, redis, load generator)."""
     done = max(result.requests, 1)
-    return {k: round(v / done * 1000, 3) for k, v in result.cpu.items()}  # ms of CPU per op
+    return asdict(result) | {
+        "cpu_ms_per_op": {k: round(v / done * 1000, 3) for k, v in result.cpu.items()}
+    }
 
 
 def scenario_transfers(bench: Bench, users_file: Path) -> None:
@@ -301,16 +320,19 @@ def scenario_cached_reads(bench: Bench, users_file: Path) -> None:
     )
     bench.servers.append(bare)
     env = {"OKANE_BENCH_USERS": str(users_file), "OKANE_BENCH_PATH": "/v1/wallet"}
+    # A cached read is one whose entry is in Redis: warm every balance first, as an operator
+    # would (the transfer runs before this one tombstoned most of them).
+    bench.warm(db, bench.redis_url, "--targets", "balances")
     for server in (cached, uncached, bare):
         run_wrk(server.url, "get.lua", 3, CLIENTS, env, bench.watch(server))
     runs, uncached_runs = [], []
-    statements = 0.0
+    statements: list[float] = []
     requests = 0
     for _ in range(ROUNDS):
         base = run_wrk(bare.url, "get.lua", SECONDS, CLIENTS, env, bench.watch(bare))
         before = bench.statements(cached)
         subject = run_wrk(cached.url, "get.lua", SECONDS, CLIENTS, env, bench.watch(cached))
-        statements += bench.statements(cached) - before
+        statements.append(bench.statements(cached) - before)
         requests += subject.requests
         runs.append((base, subject))
         uncached_runs.append(
@@ -322,7 +344,8 @@ def scenario_cached_reads(bench: Bench, users_file: Path) -> None:
         runs,
         "ratio_vs_bare_redis_get",
         "GET /v1/wallet, authenticated, served from Redis",
-        db_queries_per_read=round(statements / max(requests, 1), 4),
+        db_queries_per_read=round(sum(statements) / max(requests, 1), 4),
+        db_queries_per_round=statements,
     )
     bench.record(
         "uncached_wallet_read",
@@ -339,7 +362,6 @@ def scenario_warm(bench: Bench) -> None:
     bench.create_database(db, WARM_USERS, 2 * WARM_USERS)
     redis_url = bench.redis_url.rsplit("/", 1)[0] + "/2"
     redis = Redis.from_url(redis_url)
-    env = {**os.environ, "OKANE_DATABASE_URL": bench.url(db), "OKANE_REDIS_URL": redis_url}
     warm_times, floor_times, summary = [], [], {}
     for _ in range(ROUNDS):
         redis.flushdb()
@@ -348,18 +370,8 @@ def scenario_warm(bench: Bench) -> None:
         floor_times.append(time.monotonic() - started)
         redis.flushdb()
         started = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, "-m", "okane_core.cli", "warm"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=ROOT,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"okane warm failed:\n{done.stderr[-4000:]}")
+        summary = bench.warm(db, redis_url)
         warm_times.append(time.monotonic() - started)
-        summary = json.loads(done.stdout.strip().splitlines()[-1])
     redis.close()
     ratio = statistics.median(f / w for f, w in zip(floor_times, warm_times, strict=True))
     entry = {
@@ -449,8 +461,8 @@ def scenario_growth(bench: Bench) -> None:
             "p50_growth_ratio": round(large.p50_ms / small.p50_ms, 3),
             "p99_growth_ratio": round(large.p99_ms / small.p99_ms, 3),
             "throughput_ratio": round(large.throughput / small.throughput, 3),
-            "small": asdict(small),
-            "large": asdict(large),
+            "small": _usage(small),
+            "large": _usage(large),
             "postings": {
                 "small": results[("small", "postings")],
                 "large": results[("large", "postings")],
@@ -519,19 +531,33 @@ def main() -> None:
 
 
 def table(report: dict[str, Any]) -> str:
+    """The README's table: one line per scenario, the ratio first."""
     lines = [
         f"OKANE benchmarks, {report['date']} (commit {report['commit']}, {report['cores']} cores)",
         "",
-        "| scenario | ratio | value | throughput/s | p50 ms | p99 ms | notes |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| scenario | ratio | value | ops/s | p50 ms | p99 ms | CPU ms/op server + postgres "
+        "| peak RSS MB server / postgres backend | baseline |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for entry in report["scenarios"]:
         key = next(k for k in entry if "ratio" in k)
-        subject = entry.get("subject") or entry.get("large") or {}
+        run = entry.get("subject") or entry.get("large")
+        if run is None:  # okane warm: keys written per second
+            seconds = statistics.median(entry["warm_seconds"])
+            lines.append(
+                f"| {entry['scenario']} | {key} | {entry[key]} | {entry['keys'] / seconds:.0f} "
+                f"keys | {seconds:.1f} s per run | | | | {entry['baseline']} |"
+            )
+            continue
+        cpu = run["cpu_ms_per_op"]
+        memory = run["memory_mb"]
+        server_mb = memory.get("server", {}).get("peak_rss_largest_process", 0)
+        postgres_mb = memory.get("postgres", {}).get("peak_rss_largest_process", 0)
         lines.append(
-            f"| {entry['scenario']} | {key} | {entry[key]} | {subject.get('throughput', 0):.0f} | "
-            f"{subject.get('p50_ms', 0):.1f} | {subject.get('p99_ms', 0):.1f} | "
-            f"{entry.get('note', '')} |"
+            f"| {entry['scenario']} | {key} | {entry[key]} | {run['throughput']:.0f} | "
+            f"{run['p50_ms']:.1f} | {run['p99_ms']:.1f} | "
+            f"{cpu.get('server', 0):.2f} + {cpu.get('postgres', 0):.2f} | "
+            f"{server_mb:.0f} / {postgres_mb:.0f} | {entry['baseline']} |"
         )
     return "\n".join(lines)
 
