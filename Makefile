@@ -9,7 +9,7 @@ PY := $(CURDIR)/.venv/bin
 SYNCED := .venv/.synced
 MEMBERS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml operator/pyproject.toml)
 
-.PHONY: help install up test lint bench clean
+.PHONY: help install up test lint bench profile clean
 
 help:
 	@echo "make up    - run the local stack (PostgreSQL, Redis, user-api :8000, bank-webhook :8001)"
@@ -40,6 +40,10 @@ test: lint
 # Benchmarks against same-run baselines; writes bench/results.json (installs wrk if missing).
 bench: install
 	$(PY)/python -m bench.run
+
+# Where user-api spends its CPU on transfers and cached reads (py-spy, top functions).
+profile: install
+	$(PY)/python -m bench.profile
 
 clean:
 	rm -rf .venv .tools .okane .mypy_cache .ruff_cache .pytest_cache

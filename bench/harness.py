@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import psutil
 
-from okane_core.localstack import free_port
+from okane_core.localstack import free_port, postgres_bin
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -318,7 +318,7 @@ def run_pgbench(
     watch: Watch,
     logdir: Path,
 ) -> LoadResult:
-    pgbench = shutil.which("pgbench") or str(ROOT / ".venv" / "bin" / "pgbench")
+    pgbench = str(postgres_bin() / "pgbench")  # the server's own version, from the wheel
     logdir.mkdir(parents=True, exist_ok=True)
     for old in logdir.glob("pgbench_log*"):
         old.unlink()

@@ -17,9 +17,13 @@ bearer = HTTPBearer(auto_error=False, description="an access token from /v1/auth
 State = Annotated[AppState, Depends(get_state)]
 
 
-def get_revocations(request: Request) -> Revocations:
+def revocations_of(request: Request) -> Revocations:
     revocations: Revocations = request.app.state.revocations
     return revocations
+
+
+async def get_revocations(request: Request) -> Revocations:
+    return revocations_of(request)  # a dependency: async, so no worker-thread hop
 
 
 async def current_principal(
@@ -30,7 +34,7 @@ async def current_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationFailed("a bearer access token is required")
     principal = state.tokens.verify(credentials.credentials)
-    if await get_revocations(request).is_revoked(principal.user_id, principal.session_id):
+    if await revocations_of(request).is_revoked(principal.user_id, principal.session_id):
         raise AuthenticationFailed("this session has ended; log in again")
     return principal
 

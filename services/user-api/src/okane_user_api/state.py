@@ -34,6 +34,8 @@ class AppState:
     run: UnitsOfWork
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a hop
+    # every authenticated request would pay for an attribute lookup.
     state: AppState = request.app.state.okane
     return state

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.db.changes import TransactionChange, WalletChange, changes_of
+from okane_core.db.sql import sql
 from okane_core.ledger.domain import BalanceChange, Posting
 from okane_core.ledger.views import AccountRow, HistoryPage, TransactionView, Wallet
 
@@ -50,7 +50,7 @@ async def insert_account(
     session: AsyncSession, *, kind: str, currency: str, user_id: uuid.UUID | None, code: str | None
 ) -> int:
     result = await session.execute(
-        text(
+        sql(
             "INSERT INTO accounts (kind, user_id, code, currency) "
             "VALUES (:kind, :user_id, :code, :currency) RETURNING id"
         ),
@@ -61,7 +61,7 @@ async def insert_account(
 
 async def system_account_id(session: AsyncSession, code: str) -> int | None:
     result = await session.execute(
-        text("SELECT id FROM accounts WHERE code = :code"), {"code": code}
+        sql("SELECT id FROM accounts WHERE code = :code"), {"code": code}
     )
     value = result.scalar_one_or_none()
     return None if value is None else int(value)
@@ -70,7 +70,7 @@ async def system_account_id(session: AsyncSession, code: str) -> int | None:
 async def wallet_of(session: AsyncSession, user_id: uuid.UUID) -> Wallet | None:
     row = (
         await session.execute(
-            text(
+            sql(
                 "SELECT id, user_id, currency, available, locked, version "
                 "FROM accounts WHERE user_id = :user_id"
             ),
@@ -83,7 +83,7 @@ async def wallet_of(session: AsyncSession, user_id: uuid.UUID) -> Wallet | None:
 async def account(session: AsyncSession, account_id: int) -> AccountRow | None:
     row = (
         await session.execute(
-            text(
+            sql(
                 "SELECT id, kind, user_id, code, currency, available, locked, version "
                 "FROM accounts WHERE id = :id"
             ),
@@ -102,7 +102,7 @@ async def apply_balance_changes(session: AsyncSession, changes: Sequence[Balance
         deltas[1] += change.locked
     ids = sorted(merged)
     rows = await session.execute(
-        text(
+        sql(
             "UPDATE accounts a SET available = a.available + d.available, "
             "locked = a.locked + d.locked, version = a.version + 1, updated_at = now() "
             "FROM unnest(CAST(:ids AS bigint[]), CAST(:available AS bigint[]), "
@@ -163,7 +163,7 @@ async def insert_transaction(
     ``expires_in_seconds`` (database clock, so every replica agrees)."""
     row = (
         await session.execute(
-            text(
+            sql(
                 "INSERT INTO transactions AS t (id, kind, status, failure_reason, amount, "
                 "currency, debit_account_id, credit_account_id, initiator_id, reference, note, "
                 "reverses_id, expires_at, settled_at, trace_parent) "
@@ -197,21 +197,21 @@ async def insert_transaction(
 
 async def reversal_of(session: AsyncSession, transaction_id: uuid.UUID) -> uuid.UUID | None:
     result = await session.execute(
-        text("SELECT id FROM transactions WHERE reverses_id = :id"), {"id": transaction_id}
+        sql("SELECT id FROM transactions WHERE reverses_id = :id"), {"id": transaction_id}
     )
     value = result.scalar_one_or_none()
     return None if value is None else uuid.UUID(str(value))
 
 
 async def database_now(session: AsyncSession) -> datetime:
-    return (await session.execute(text("SELECT now()"))).scalar_one()  # type: ignore[no-any-return]
+    return (await session.execute(sql("SELECT now()"))).scalar_one()  # type: ignore[no-any-return]
 
 
 async def insert_postings(
     session: AsyncSession, transaction_id: uuid.UUID, currency: str, postings: Sequence[Posting]
 ) -> None:
     await session.execute(
-        text(
+        sql(
             "INSERT INTO postings (transaction_id, account_id, amount, currency) "
             "SELECT :txn, p.account_id, p.amount, :currency "
             "FROM unnest(CAST(:accounts AS bigint[]), CAST(:amounts AS bigint[])) "
@@ -239,7 +239,7 @@ async def transfer_parties(
     """The sender's and the recipient's (found by id, phone or email) wallets, in one query."""
     column = {"id": "u.id", "phone": "u.phone", "email": "u.email"}[by]
     rows = await session.execute(
-        text(
+        sql(
             "SELECT u.id, u.name, a.id AS account_id, u.id = :sender AS is_sender, "
             f"{column} = :value AS is_recipient FROM users u "
             "JOIN accounts a ON a.user_id = u.id WHERE u.id = :sender OR "
@@ -272,7 +272,7 @@ async def post_transfer(
     the locks on both accounts."""
     row = (
         await session.execute(
-            text(
+            sql(
                 "WITH t AS (INSERT INTO transactions AS t (id, kind, status, amount, currency, "
                 "debit_account_id, credit_account_id, initiator_id, note, settled_at) "
                 "VALUES (:id, 'p2p', 'success', :amount, :currency, :debit, :credit, :payer, "
@@ -320,7 +320,7 @@ async def post_transfer(
 
 async def postings_of(session: AsyncSession, transaction_id: uuid.UUID) -> list[Posting]:
     rows = await session.execute(
-        text("SELECT account_id, amount FROM postings WHERE transaction_id = :id ORDER BY id"),
+        sql("SELECT account_id, amount FROM postings WHERE transaction_id = :id ORDER BY id"),
         {"id": transaction_id},
     )
     return [Posting(int(r.account_id), int(r.amount)) for r in rows]
@@ -335,7 +335,7 @@ async def lock_transaction(
     )
     row = (
         await session.execute(
-            text(f"SELECT {_TXN_COLUMNS} FROM transactions t WHERE {where} FOR NO KEY UPDATE"),
+            sql(f"SELECT {_TXN_COLUMNS} FROM transactions t WHERE {where} FOR NO KEY UPDATE"),
             {"v": value},
         )
     ).one_or_none()
@@ -345,7 +345,7 @@ async def lock_transaction(
 async def lock_expired(session: AsyncSession, limit: int) -> list[TransactionView]:
     """Pending transactions past their deadline, locked; rows another worker holds are skipped."""
     rows = await session.execute(
-        text(
+        sql(
             f"SELECT {_TXN_COLUMNS} FROM transactions t "
             "WHERE t.status = 'processing' AND t.expires_at < now() "
             "ORDER BY t.expires_at LIMIT :limit FOR NO KEY UPDATE SKIP LOCKED"
@@ -360,7 +360,7 @@ async def finish_transaction(
 ) -> TransactionView:
     row = (
         await session.execute(
-            text(
+            sql(
                 "UPDATE transactions AS t SET status = :status, failure_reason = :reason, "
                 "updated_at = now(), settled_at = now() WHERE t.id = :id "
                 f"RETURNING {_TXN_COLUMNS}"
@@ -375,18 +375,18 @@ async def spent_today(session: AsyncSession, account_id: int, *, kinds: str, tim
     """Paise this account sent (``kinds='outgoing'``) or topped up (``'topup'``) since local
     midnight, counting pending and successful transactions. Served by a covering partial index."""
     if kinds == "outgoing":
-        sql = (
+        statement = (
             "SELECT coalesce(sum(amount), 0) FROM transactions WHERE debit_account_id = :a "
             "AND kind IN ('p2p', 'withdrawal') AND status <> 'failure' "
             "AND created_at >= date_trunc('day', now(), :tz)"
         )
     else:
-        sql = (
+        statement = (
             "SELECT coalesce(sum(amount), 0) FROM transactions WHERE credit_account_id = :a "
             "AND kind = 'topup' AND status <> 'failure' "
             "AND created_at >= date_trunc('day', now(), :tz)"
         )
-    result = await session.execute(text(sql), {"a": account_id, "tz": timezone})
+    result = await session.execute(sql(statement), {"a": account_id, "tz": timezone})
     return int(result.scalar_one())
 
 
@@ -424,7 +424,7 @@ async def transaction_for_account(
 ) -> TransactionView | None:
     row = (
         await session.execute(
-            text(
+            sql(
                 f"SELECT {_TXN_COLUMNS}, cu.id, cu.name FROM transactions t "
                 f"{_counterparty(':acct')} "
                 "WHERE t.id = :id AND (t.debit_account_id = :acct "
@@ -458,8 +458,7 @@ async def history(
     if status is not None:
         filters += " AND t.status = :status"
         params["status"] = status
-    sql = _history_sql(":acct", filters)
-    rows = (await session.execute(text(sql), params)).all()
+    rows = (await session.execute(sql(_history_sql(":acct", filters)), params)).all()
     views = [_view(row, account_id) for row in rows]
     return HistoryPage(data=views[:limit], has_more=len(views) > limit)
 
@@ -469,7 +468,7 @@ async def history_for_accounts(
 ) -> dict[uuid.UUID, HistoryPage]:
     """The first history page of many accounts in one statement (for cache warming)."""
     rows = await session.execute(
-        text(
+        sql(
             f"SELECT a.acct, h.* FROM unnest(CAST(:accounts AS bigint[])) AS a(acct) "
             f"CROSS JOIN LATERAL ({_history_sql('a.acct', '')}) h"
         ),
@@ -517,7 +516,7 @@ async def claim_idempotency_key(
     }
     claimed = (
         await session.execute(
-            text(
+            sql(
                 "INSERT INTO idempotency_keys (user_id, key, operation, request_hash, "
                 "transaction_id, expires_at) VALUES (:user_id, :key, :operation, :hash, :txn, "
                 "now() + make_interval(secs => :ttl)) "
@@ -533,7 +532,7 @@ async def claim_idempotency_key(
         return True, operation, request_hash, transaction_id
     row = (
         await session.execute(
-            text(
+            sql(
                 "SELECT operation, request_hash, transaction_id FROM idempotency_keys "
                 "WHERE user_id = :user_id AND key = :key"
             ),
@@ -545,7 +544,7 @@ async def claim_idempotency_key(
 
 async def delete_expired_idempotency_keys(session: AsyncSession, *, limit: int) -> int:
     result = await session.execute(
-        text(
+        sql(
             "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_keys "
             "WHERE expires_at <= now() LIMIT :limit))"
         ),
@@ -566,7 +565,7 @@ async def claim_webhook_event(
     """
     inserted = (
         await session.execute(
-            text(
+            sql(
                 "INSERT INTO webhook_events (id, type, reference, outcome, response) "
                 "VALUES (:id, :type, :reference, 'pending', '{}'::jsonb) "
                 "ON CONFLICT (id) DO NOTHING RETURNING 1"
@@ -578,7 +577,7 @@ async def claim_webhook_event(
         return None
     stored = (
         await session.execute(
-            text("SELECT response FROM webhook_events WHERE id = :id"), {"id": event_id}
+            sql("SELECT response FROM webhook_events WHERE id = :id"), {"id": event_id}
         )
     ).scalar_one()
     return dict(stored)
@@ -593,7 +592,7 @@ async def record_webhook_outcome(
     response: dict[str, Any],
 ) -> None:
     await session.execute(
-        text(
+        sql(
             "UPDATE webhook_events SET outcome = :outcome, transaction_id = :txn, "
             "response = CAST(:response AS jsonb) WHERE id = :id"
         ),
@@ -609,7 +608,7 @@ async def record_webhook_outcome(
 async def pending_settlements(session: AsyncSession, *, limit: int) -> list[dict[str, Any]]:
     """Top-ups and withdrawals waiting for the bank, oldest first (for the bank simulator)."""
     rows = await session.execute(
-        text(
+        sql(
             "SELECT t.kind, t.reference, t.amount, t.created_at, t.expires_at, u.name, u.phone "
             "FROM transactions t JOIN accounts a ON a.id = CASE t.kind WHEN 'topup' "
             "THEN t.credit_account_id ELSE t.debit_account_id END "
@@ -624,7 +623,7 @@ async def pending_settlements(session: AsyncSession, *, limit: int) -> list[dict
 async def pending_summary(session: AsyncSession) -> dict[str, tuple[int, int]]:
     """(count, paise) of processing top-ups and withdrawals (served by a partial index)."""
     rows = await session.execute(
-        text(
+        sql(
             "SELECT kind, count(*), coalesce(sum(amount), 0) FROM transactions "
             "WHERE status = 'processing' GROUP BY kind"
         )

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.db.changes import changes_of
 from okane_core.db.models import User
+from okane_core.db.sql import sql
 from okane_core.errors import DuplicateUser
 
 
@@ -110,7 +111,7 @@ async def list_contacts(
     session: AsyncSession, owner_id: uuid.UUID, *, limit: int
 ) -> list[ContactRecord]:
     rows = await session.execute(
-        text(
+        sql(
             "SELECT u.id, u.name, u.phone, u.email, c.last_paid_at, c.payments FROM contacts c "
             "JOIN users u ON u.id = c.contact_id WHERE c.owner_id = :owner "
             "ORDER BY c.last_paid_at DESC, c.contact_id LIMIT :limit"
@@ -125,7 +126,7 @@ async def contacts_for_users(
 ) -> dict[uuid.UUID, list[ContactRecord]]:
     """The most recent contacts of many users in one statement (for cache warming)."""
     rows = await session.execute(
-        text(
+        sql(
             "SELECT o.owner, c.* FROM unnest(CAST(:owners AS uuid[])) AS o(owner) "
             "CROSS JOIN LATERAL (SELECT u.id, u.name, u.phone, u.email, k.last_paid_at, "
             "k.payments FROM contacts k JOIN users u ON u.id = k.contact_id "
