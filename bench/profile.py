@@ -138,6 +138,7 @@ def main() -> None:
         finally:
             for server in bench.servers:
                 server.stop()
+    shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -509,6 +509,7 @@ def main() -> None:
         finally:
             for server in bench.servers:
                 server.stop()
+    shutil.rmtree(data, ignore_errors=True)  # the databases: gigabytes at 10M postings
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],
         capture_output=True,
