@@ -51,3 +51,29 @@ async def test_every_entry_has_a_ttl(store: VersionedStore, redis: Redis) -> Non
     value_ttl, tomb_ttl = await redis.pttl("v"), await redis.pttl("tomb")
     assert 0 < value_ttl <= store.value_ttl_ms
     assert store.value_ttl_ms < tomb_ttl <= store.tombstone_ttl_ms
+
+
+async def test_fill_many_applies_the_rules_to_each_key_of_a_group(
+    store: VersionedStore, redis: Redis
+) -> None:
+    """One script call per user's group: each key is checked on its own."""
+    now = time.monotonic()
+    await store.fill("{u1}:same", "a", 3, b"three", read_at=now)
+    await store.invalidate([("{u1}:newer", 7)])
+    stored = await store.fill_many(
+        [
+            [
+                ("a", "{u1}:same", 3, b"three again"),  # same version as the value: kept
+                ("b", "{u1}:newer", 6, b"six"),  # older than the tombstone: refused
+                ("b", "{u1}:missing", 1, b"one"),  # nothing there: stored
+            ],
+            [("a", "{u2}:missing", 2, b"two")],
+            [],
+        ]
+    )
+    assert stored == {"a": 1, "b": 1}
+    assert await redis.get("{u1}:same") == b"3|V|three"
+    assert await redis.get("{u1}:newer") == b"7|T|"
+    assert await redis.get("{u1}:missing") == b"1|V|one"
+    assert await redis.get("{u2}:missing") == b"2|V|two"
+    assert 0 < await redis.pttl("{u2}:missing") <= store.value_ttl_ms

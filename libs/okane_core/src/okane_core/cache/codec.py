@@ -1,12 +1,17 @@
-"""JSON encoding of cached views (the payload part of a versioned entry)."""
+"""JSON encoding of cached views (the payload part of a versioned entry).
+
+orjson writes dataclasses, UUIDs and datetimes (RFC 3339, as ``datetime.isoformat`` does)
+natively; encoding was a quarter of ``okane warm``'s time with the standard library's json.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import uuid
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from okane_core.ledger.views import HistoryPage, TransactionView, Wallet
 from okane_core.users.repository import ContactRecord, UserRecord
@@ -15,21 +20,8 @@ _TXN_UUIDS = ("id", "initiator_id", "reverses_id", "counterparty_id")
 _TXN_TIMES = ("expires_at", "created_at", "updated_at", "settled_at")
 
 
-def _default(value: object) -> object:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def _fields(value: Any) -> dict[str, Any]:
-    """A dataclass's fields, shallow (``dataclasses.asdict`` deep-copies every value)."""
-    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-
-
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, default=_default, separators=(",", ":")).encode()
+    return orjson.dumps(value)
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:
@@ -41,21 +33,21 @@ def _time(value: str | None) -> datetime | None:
 
 
 def encode_wallet(wallet: Wallet) -> bytes:
-    return dumps(_fields(wallet))
+    return dumps(wallet)
 
 
 def decode_wallet(payload: bytes) -> Wallet:
-    data = json.loads(payload)
+    data = orjson.loads(payload)
     data["user_id"] = uuid.UUID(data["user_id"])
     return Wallet(**data)
 
 
 def encode_history(page: HistoryPage) -> bytes:
-    return dumps({"data": [_fields(v) for v in page.data], "has_more": page.has_more})
+    return dumps({"data": page.data, "has_more": page.has_more})
 
 
 def decode_history(payload: bytes) -> HistoryPage:
-    data = json.loads(payload)
+    data = orjson.loads(payload)
     views = []
     for item in data["data"]:
         for name in _TXN_UUIDS:
@@ -67,20 +59,20 @@ def decode_history(payload: bytes) -> HistoryPage:
 
 
 def encode_user(user: UserRecord) -> bytes:
-    fields = _fields(user)
+    fields = {f.name: getattr(user, f.name) for f in dataclasses.fields(user)}
     fields.pop("password_hash")  # never cached
     return dumps(fields)
 
 
 def decode_user(payload: bytes) -> UserRecord:
-    data = json.loads(payload)
+    data = orjson.loads(payload)
     data["id"] = uuid.UUID(data["id"])
     data["created_at"] = datetime.fromisoformat(data["created_at"])
     return UserRecord(password_hash=None, **data)
 
 
 def encode_contacts(contacts: list[ContactRecord]) -> bytes:
-    return dumps([_fields(c) for c in contacts])
+    return dumps(contacts)
 
 
 def decode_contacts(payload: bytes) -> list[ContactRecord]:
@@ -93,5 +85,5 @@ def decode_contacts(payload: bytes) -> list[ContactRecord]:
             last_paid_at=datetime.fromisoformat(c["last_paid_at"]),
             payments=c["payments"],
         )
-        for c in json.loads(payload)
+        for c in orjson.loads(payload)
     ]

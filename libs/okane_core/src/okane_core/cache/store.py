@@ -39,21 +39,29 @@ log = logging.getLogger(__name__)
 MAX_FILL_AGE = 5.0
 MAX_DIRTY = 10_000
 
-# KEYS[1] entry; ARGV: version, payload, ttl ms. Store unless a newer version is known (or the
-# same version as a value: nothing to do).
+# KEYS: entries (one user's, so one Redis Cluster slot); ARGV[1]: ttl ms, then a version and a
+# payload per key. Store each unless a newer version is known (or the same version as a value:
+# nothing to do). Returns 1 (stored) or 0 per key.
 _FILL = """
-local current = redis.call('GET', KEYS[1])
-if current then
-  local sep = string.find(current, '|', 1, true)
-  local version = tonumber(string.sub(current, 1, sep - 1))
-  local kind = string.sub(current, sep + 1, sep + 1)
-  local incoming = tonumber(ARGV[1])
-  if version > incoming or (version == incoming and kind == 'V') then
-    return 0
+local stored = {}
+for i, key in ipairs(KEYS) do
+  local incoming = tonumber(ARGV[2 * i])
+  local keep = 1
+  local current = redis.call('GET', key)
+  if current then
+    local sep = string.find(current, '|', 1, true)
+    local version = tonumber(string.sub(current, 1, sep - 1))
+    local kind = string.sub(current, sep + 1, sep + 1)
+    if version > incoming or (version == incoming and kind == 'V') then
+      keep = 0
+    end
   end
+  if keep == 1 then
+    redis.call('SET', key, ARGV[2 * i] .. '|V|' .. ARGV[2 * i + 1], 'PX', ARGV[1])
+  end
+  stored[i] = keep
 end
-redis.call('SET', KEYS[1], ARGV[1] .. '|V|' .. ARGV[2], 'PX', ARGV[3])
-return 1
+return stored
 """
 
 # KEYS[1] entry; ARGV: version, ttl ms. Replace with a tombstone unless the entry is already at
@@ -165,10 +173,10 @@ class VersionedStore:
         try:
 
             def build(pipe: Pipeline) -> None:
-                pipe.evalsha(self._fill_sha, 1, key, version, payload, self.value_ttl_ms)
+                pipe.evalsha(self._fill_sha, 1, key, self.value_ttl_ms, version, payload)
 
             (result,) = await self._pipeline(build)
-            stored = bool(result)
+            stored = bool(result == [1])
         except RedisError as error:
             self._failed(error)
             return False
@@ -176,19 +184,34 @@ class VersionedStore:
         metrics.CACHE_FILLS.labels(target, "stored" if stored else "stale").inc()
         return stored
 
-    async def fill_many(self, entries: Sequence[tuple[str, int, bytes]], target: str) -> int:
-        """Pipelined fills (for warming): one round trip per batch, same version rules."""
-        if not entries:
-            return 0
+    async def fill_many(
+        self, groups: Sequence[Sequence[tuple[str, str, int, bytes]]]
+    ) -> dict[str, int]:
+        """Pipelined fills for warming, same version rules: one round trip per call and one
+        script call per group. Each group is ``(target, key, version, payload)`` entries of one
+        user (their keys share a hash tag, so a group stays in one Redis Cluster slot).
+        Returns how many entries were stored, per target."""
+        groups = [group for group in groups if group]
+        if not groups:
+            return {}
 
         def build(pipe: Pipeline) -> None:
-            for key, version, payload in entries:
-                pipe.evalsha(self._fill_sha, 1, key, version, payload, self.value_ttl_ms)
+            for group in groups:
+                args: list[Any] = [self.value_ttl_ms]
+                for _, _, version, payload in group:
+                    args += (version, payload)
+                pipe.evalsha(self._fill_sha, len(group), *(e[1] for e in group), *args)
 
         results = await self._pipeline(build)
-        stored = sum(1 for r in results if r == 1)
-        metrics.CACHE_FILLS.labels(target, "stored").inc(stored)
-        metrics.CACHE_FILLS.labels(target, "stale").inc(len(results) - stored)
+        stored: dict[str, int] = {}
+        tried: dict[str, int] = {}
+        for group, result in zip(groups, results, strict=True):
+            for (target, _, _, _), outcome in zip(group, result, strict=True):
+                tried[target] = tried.get(target, 0) + 1
+                stored[target] = stored.get(target, 0) + int(outcome == 1)
+        for target, count in tried.items():
+            metrics.CACHE_FILLS.labels(target, "stored").inc(stored[target])
+            metrics.CACHE_FILLS.labels(target, "stale").inc(count - stored[target])
         return stored
 
     async def invalidate(

@@ -148,33 +148,28 @@ async def _warm_batch(
             if "contacts" in targets
             else {}
         )
-    fills: dict[str, list[tuple[str, int, bytes]]] = {t: [] for t in targets}
+    # One group of fills per user: that user's keys share a hash tag, so one script call
+    # checks and writes all of them.
+    groups: dict[uuid.UUID, list[tuple[str, str, int, bytes]]] = {}
     for user_id, wallet in wallets.items():
+        group = groups.setdefault(user_id, [])
         if "balances" in targets:
-            fills["balances"].append(
-                (keys.user_key(user_id, keys.BALANCE), wallet.version, codec.encode_wallet(wallet))
-            )
+            key = keys.user_key(user_id, keys.BALANCE)
+            group.append(("balances", key, wallet.version, codec.encode_wallet(wallet)))
         if "history" in targets:
-            fills["history"].append(
-                (
-                    keys.user_key(user_id, keys.HISTORY),
-                    wallet.version,
-                    codec.encode_history(histories[user_id]),
-                )
-            )
+            key = keys.user_key(user_id, keys.HISTORY)
+            group.append(("history", key, wallet.version, codec.encode_history(histories[user_id])))
         if "contacts" in targets:
-            fills["contacts"].append(
-                (
-                    keys.user_key(user_id, keys.CONTACTS),
-                    wallet.version,
-                    codec.encode_contacts(contacts.get(user_id, [])),
-                )
-            )
-    if "profiles" in targets:
-        fills["profiles"] = [
-            (keys.user_key(uid, keys.PROFILE), user.version, codec.encode_user(user))
-            for uid, user in profiles.items()
-        ]
-    for target, entries in fills.items():
-        summary.written[target] += await store.fill_many(entries, target)
-        summary.targets[target] += len(entries)
+            key = keys.user_key(user_id, keys.CONTACTS)
+            payload = codec.encode_contacts(contacts.get(user_id, []))
+            group.append(("contacts", key, wallet.version, payload))
+    for user_id, user in profiles.items():
+        key = keys.user_key(user_id, keys.PROFILE)
+        payload = codec.encode_user(user)
+        groups.setdefault(user_id, []).append(("profiles", key, user.version, payload))
+    stored = await store.fill_many(list(groups.values()))
+    for group in groups.values():
+        for target, *_ in group:
+            summary.targets[target] += 1
+    for target, count in stored.items():
+        summary.written[target] += count
