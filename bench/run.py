@@ -431,53 +431,68 @@ def warm_floor(conn: psycopg.Connection, redis: Redis) -> int:
 
 
 def scenario_growth(bench: Bench) -> None:
-    """Balance and history read latency at 10k and at LARGE_POSTINGS postings."""
-    results = {}
-    for label, postings in (("small", SMALL_POSTINGS), ("large", LARGE_POSTINGS)):
+    """Balance and history read latency at 10k and at LARGE_POSTINGS postings: both databases
+    side by side, one server each (cache off), measured alternately (small, large, small,
+    large) so that a slow moment of the machine does not land on one side only."""
+    servers: dict[str, Server] = {}
+    users: dict[str, Path] = {}
+    postings: dict[str, int] = {}
+    for label, size in (("small", SMALL_POSTINGS), ("large", LARGE_POSTINGS)):
         db = f"okane_{label}"
-        transfers = max(postings // 2 - WALLETS, 0)
-        bench.create_database(db, WALLETS, transfers)
-        users_file = OUT / f"users-{label}.txt"
-        bench.tokens(db, users_file)
-        api = bench.user_api(f"user-api-{label}", db, OKANE_CACHE_ENABLED="false")
-        for path, name in (
-            ("/v1/wallet", "balance"),
-            ("/v1/transactions?limit=20&kind=p2p", "history"),
-        ):
-            env = {"OKANE_BENCH_USERS": str(users_file), "OKANE_BENCH_PATH": path}
-            run_wrk(api.url, "get.lua", 3, 16, env, bench.watch(api))
-            results[(label, name)] = run_wrk(api.url, "get.lua", SECONDS, 16, env, bench.watch(api))
+        bench.create_database(db, WALLETS, max(size // 2 - WALLETS, 0))
+        users[label] = OUT / f"users-{label}.txt"
+        bench.tokens(db, users[label])
         with bench.connect(db) as conn:
             count = conn.execute("SELECT count(*) FROM postings").fetchone()
-        results[(label, "postings")] = count[0] if count else 0  # type: ignore[assignment]
-        api.stop()
-        bench.servers.remove(api)
-    for name in ("balance", "history"):
-        small, large = results[("small", name)], results[("large", name)]
-        assert isinstance(small, LoadResult) and isinstance(large, LoadResult)
+        postings[label] = int(count[0]) if count else 0
+        servers[label] = bench.user_api(f"user-api-{label}", db, OKANE_CACHE_ENABLED="false")
+    reads = (("/v1/wallet", "balance"), ("/v1/transactions?limit=20&kind=p2p", "history"))
+
+    def measure(label: str, path: str, seconds: float) -> LoadResult:
+        env = {"OKANE_BENCH_USERS": str(users[label]), "OKANE_BENCH_PATH": path}
+        api = servers[label]
+        return run_wrk(api.url, "get.lua", seconds, 16, env, bench.watch(api))
+
+    for path, _ in reads:
+        for label in servers:
+            measure(label, path, 3)  # warm-up
+    runs: dict[str, list[tuple[LoadResult, LoadResult]]] = {name: [] for _, name in reads}
+    for _ in range(ROUNDS):
+        for path, name in reads:
+            small = measure("small", path, SECONDS)
+            runs[name].append((small, measure("large", path, SECONDS)))
+    for server in servers.values():
+        server.stop()
+        bench.servers.remove(server)
+    for _, name in reads:
+        pairs = runs[name]
+        small, large = pairs[-1]
         entry = {
             "scenario": f"{name}_read_growth",
-            "baseline": f"the same read at {results[('small', 'postings')]} postings",
-            "p50_growth_ratio": round(large.p50_ms / small.p50_ms, 3),
-            "p99_growth_ratio": round(large.p99_ms / small.p99_ms, 3),
-            "throughput_ratio": round(large.throughput / small.throughput, 3),
+            "baseline": f"the same read at {postings['small']} postings",
+            "p50_growth_ratio": _median_ratio(pairs, "p50_ms"),
+            "p99_growth_ratio": _median_ratio(pairs, "p99_ms"),
+            "throughput_ratio": _median_ratio(pairs, "throughput"),
+            "rounds": [
+                {"small_p50_ms": round(a.p50_ms, 1), "large_p50_ms": round(b.p50_ms, 1)}
+                for a, b in pairs
+            ],
             "small": _usage(small),
             "large": _usage(large),
-            "postings": {
-                "small": results[("small", "postings")],
-                "large": results[("large", "postings")],
-            },
+            "postings": postings,
             "note": "cache disabled: every read goes to PostgreSQL",
         }
         bench.results.append(entry)
-        small_postings, large_postings = (
-            results[("small", "postings")],
-            results[("large", "postings")],
-        )
         log(
-            f"{name} growth: p50 x{entry['p50_growth_ratio']} from {small_postings} "
-            f"to {large_postings} postings"
+            f"{name} growth: p50 x{entry['p50_growth_ratio']} from {postings['small']} "
+            f"to {postings['large']} postings"
         )
+
+
+def _median_ratio(pairs: list[tuple[LoadResult, LoadResult]], figure: str) -> float:
+    """Median over rounds of subject / baseline for one figure of a LoadResult."""
+    ratios = [float(getattr(b, figure)) / float(getattr(a, figure)) for a, b in pairs]
+    return round(statistics.median(ratios), 3)
 
 
 def main() -> None:
