@@ -19,11 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.harness import ROOT, Server, run_wrk
-from bench.run import CLIENTS, OUT, SECONDS, WALLETS, Bench, log
-from bench.seed import seed_users
-from okane_core.db.migrate import upgrade
-from okane_core.localstack import LocalStack, free_port
-from okane_core.settings import load_settings
+from bench.run import CLIENTS, OUT, SECONDS, Bench, log, seeded_bench
 
 TOP = 15
 
@@ -106,39 +102,17 @@ def profile(bench: Bench, server: Server, name: str, script: str, env: dict[str,
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    data = ROOT / ".okane" / "bench"
-    shutil.rmtree(data, ignore_errors=True)
-    stack = LocalStack(
-        load_settings(database_url=None, redis_url=None),
-        data_dir=data,
-        postgres_port=free_port(),
-        redis_port=free_port(),
-        durable=False,
-    )
-    with stack:
-        bench = Bench(stack)
-        try:
-            upgrade(bench.url("okane"))
-            with bench.connect("okane") as conn:
-                seed_users(conn, WALLETS)
-                conn.execute("VACUUM ANALYZE")
-            users_file = OUT / "users.txt"
-            bench.tokens("okane", users_file)
-            api = bench.user_api("user-api", "okane")
-            profile(bench, api, "transfers", "transfer.lua", {"OKANE_BENCH_USERS": str(users_file)})
-            bench.warm("okane", bench.redis_url, "--targets", "balances")
-            profile(
-                bench,
-                api,
-                "cached-wallet-read",
-                "get.lua",
-                {"OKANE_BENCH_USERS": str(users_file), "OKANE_BENCH_PATH": "/v1/wallet"},
-            )
-        finally:
-            for server in bench.servers:
-                server.stop()
-    shutil.rmtree(data, ignore_errors=True)
+    with seeded_bench() as (bench, users_file):
+        api = bench.user_api("user-api", "okane")
+        profile(bench, api, "transfers", "transfer.lua", {"OKANE_BENCH_USERS": str(users_file)})
+        bench.warm("okane", bench.redis_url, "--targets", "balances")
+        profile(
+            bench,
+            api,
+            "cached-wallet-read",
+            "get.lua",
+            {"OKANE_BENCH_USERS": str(users_file), "OKANE_BENCH_PATH": "/v1/wallet"},
+        )
 
 
 if __name__ == "__main__":

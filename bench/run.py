@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -495,16 +497,21 @@ def _median_ratio(pairs: list[tuple[LoadResult, LoadResult]], figure: str) -> fl
     return round(statistics.median(ratios), 3)
 
 
-def main() -> None:
-    ensure_wrk()
+@contextmanager
+def seeded_bench() -> Iterator[tuple[Bench, Path]]:
+    """A private PostgreSQL and Redis (fsync off) with WALLETS signed-in wallets in the
+    ``okane`` database. On exit: every server started through the Bench is stopped, then the
+    stack, and its data directory is deleted (gigabytes at 10M postings)."""
     OUT.mkdir(parents=True, exist_ok=True)
     data = ROOT / ".okane" / "bench"
     shutil.rmtree(data, ignore_errors=True)
-    settings = load_settings(database_url=None, redis_url=None)
     stack = LocalStack(
-        settings, data_dir=data, postgres_port=free_port(), redis_port=free_port(), durable=False
+        load_settings(database_url=None, redis_url=None),
+        data_dir=data,
+        postgres_port=free_port(),
+        redis_port=free_port(),
+        durable=False,
     )
-    started = time.monotonic()
     with stack:
         bench = Bench(stack)
         try:
@@ -514,17 +521,24 @@ def main() -> None:
                 conn.execute("VACUUM ANALYZE")
             users_file = OUT / "users.txt"
             bench.tokens("okane", users_file)
-            scenario_transfers(bench, users_file)
-            scenario_cached_reads(bench, users_file)
-            for server in list(bench.servers):
-                server.stop()
-            bench.servers.clear()
-            scenario_warm(bench)
-            scenario_growth(bench)
+            yield bench, users_file
         finally:
             for server in bench.servers:
                 server.stop()
-    shutil.rmtree(data, ignore_errors=True)  # the databases: gigabytes at 10M postings
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def main() -> None:
+    ensure_wrk()
+    started = time.monotonic()
+    with seeded_bench() as (bench, users_file):
+        scenario_transfers(bench, users_file)
+        scenario_cached_reads(bench, users_file)
+        for server in list(bench.servers):
+            server.stop()
+        bench.servers.clear()
+        scenario_warm(bench)
+        scenario_growth(bench)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],
         capture_output=True,
