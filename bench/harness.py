@@ -179,20 +179,20 @@ class Watch:
     def _cpu(self, procs: list[psutil.Process]) -> float:
         """CPU seconds of the group's root process, its finished children (reaped, so counted
         in the root's children times) and its live children, whoever started them when."""
-        if not procs:
+        members = self._members(procs)
+        if not members:
             return 0.0
-        root = procs[0]
         try:
-            times = root.cpu_times()
-            total = times.user + times.system + times.children_user + times.children_system
-            for child in root.children(recursive=True):
-                try:
-                    child_times = child.cpu_times()
-                    total += child_times.user + child_times.system
-                except psutil.Error:
-                    continue
+            times = members[0].cpu_times()
         except psutil.Error:
             return 0.0
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in members[1:]:
+            try:
+                child_times = child.cpu_times()
+                total += child_times.user + child_times.system
+            except psutil.Error:
+                continue
         return total
 
     @staticmethod
