@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from okane_core.localstack import Endpoints, free_port
 from tests.conftest import _admin_conninfo
 from tests.services.client import Api
+from tests.services.oidc_provider import CLIENT_ID, CLIENT_SECRET, RunningProvider
 
 
 @dataclass
@@ -153,6 +154,33 @@ def stack(
 ) -> Iterator[Stack]:
     running = start_stack(
         module_database_url, endpoints.redis_url, tmp_path_factory.mktemp("service-logs")
+    )
+    yield running
+    stop_stack(running)
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[RunningProvider]:
+    """A real OIDC provider on loopback (discovery, JWKS, signed ID tokens)."""
+    with RunningProvider() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def oidc_stack(
+    module_database_url: str,
+    endpoints: Endpoints,
+    provider: RunningProvider,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """Both services, with Google sign-in pointed at ``provider``."""
+    running = start_stack(
+        module_database_url,
+        endpoints.redis_url,
+        tmp_path_factory.mktemp("oidc-logs"),
+        OKANE_OIDC_ISSUER=provider.state.issuer,
+        OKANE_OIDC_CLIENT_ID=CLIENT_ID,
+        OKANE_OIDC_CLIENT_SECRET=CLIENT_SECRET,
     )
     yield running
     stop_stack(running)

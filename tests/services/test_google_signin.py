@@ -3,40 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
 import pytest
 
-from okane_core.localstack import Endpoints
-from tests.services.conftest import Stack, start_stack, stop_stack
-from tests.services.oidc_provider import CLIENT_ID, CLIENT_SECRET, Identity, RunningProvider
-
-
-@pytest.fixture(scope="module")
-def provider() -> Iterator[RunningProvider]:
-    with RunningProvider() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def oidc_stack(
-    module_database_url: str,
-    endpoints: Endpoints,
-    provider: RunningProvider,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    running = start_stack(
-        module_database_url,
-        endpoints.redis_url,
-        tmp_path_factory.mktemp("oidc-logs"),
-        OKANE_OIDC_ISSUER=provider.state.issuer,
-        OKANE_OIDC_CLIENT_ID=CLIENT_ID,
-        OKANE_OIDC_CLIENT_SECRET=CLIENT_SECRET,
-    )
-    yield running
-    stop_stack(running)
+from tests.services.conftest import Stack
+from tests.services.oidc_provider import Identity, RunningProvider
 
 
 class Browser:
