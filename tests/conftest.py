@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from okane_core.db.engine import SessionFactory, create_engine, create_session_factory
 from okane_core.db.migrate import upgrade
-from okane_core.ledger.service import Ledger
+from okane_core.ledger.book import Ledger
 from okane_core.localstack import Endpoints, LocalStack, free_port
 from okane_core.settings import Settings, load_settings
 

@@ -6,10 +6,11 @@ import itertools
 import uuid
 
 from okane_core.db.engine import SessionFactory, run_in_transaction
+from okane_core.ledger import topups
 from okane_core.ledger.bank import apply_bank_event
-from okane_core.ledger.service import Ledger
-from okane_core.users.repository import UserRecord
+from okane_core.ledger.book import Ledger
 from okane_core.users.service import register_user
+from okane_core.users.views import UserRecord
 
 _phones = itertools.count(9000000000)
 
@@ -32,14 +33,15 @@ async def fund(sessions: SessionFactory, ledger: Ledger, user_id: uuid.UUID, amo
     key = uuid.uuid4().hex
     view, _ = await run_in_transaction(
         sessions,
-        lambda s: ledger.start_topup(s, user_id=user_id, amount=amount, idempotency_key=key),
+        lambda s: topups.start_topup(
+            ledger, s, user_id=user_id, amount=amount, idempotency_key=key
+        ),
     )
     assert view.reference is not None
     reference = view.reference
     result = await run_in_transaction(
         sessions,
         lambda s: apply_bank_event(
-            ledger,
             s,
             event_id=f"evt_{uuid.uuid4().hex}",
             event_type="topup.succeeded",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from okane_core.cache.warm import parse_duration
+from okane_core.app.warming import parse_duration
 from okane_operator.model import DEFAULT_SCHEDULE, GROUP, KIND, PLURAL, TARGETS, VERSION
 
 CRD = (

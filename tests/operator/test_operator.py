@@ -24,7 +24,7 @@ from tests.operator.conftest import RunningOperator, install_operator_rbac
 pytestmark = pytest.mark.k8s
 
 StartOperator = Callable[..., RunningOperator]
-# The last line `okane warm` prints (okane_core.cache.warm.WarmSummary.as_dict()).
+# The last line `okane warm` prints (okane_core.app.warming.WarmSummary.as_dict()).
 SUMMARY = {
     "targets": {"balances": 1000, "profiles": 1000},
     "written": {"balances": 120, "profiles": 0},

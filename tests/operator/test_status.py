@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from okane_core.cache.warm import WarmSummary
+from okane_core.app.warming import WarmSummary
 from okane_operator.model import GENERATION_ANNOTATION
 from okane_operator.status import Problem, compute_status, parse_summary
 

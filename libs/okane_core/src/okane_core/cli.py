@@ -12,23 +12,23 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from okane_core.app import expiry, settlements
+from okane_core.app.context import Okane, build_okane
+from okane_core.app.reconciliation import check_ledger
+from okane_core.app.warming import TARGETS, parse_duration, warm_now
 from okane_core.banksim import BankSimulator
-from okane_core.cache.client import BATCH_COMMAND_TIMEOUT, create_redis
-from okane_core.cache.store import VersionedStore
-from okane_core.cache.warm import TARGETS, WarmSummary, parse_duration, warm
-from okane_core.db.engine import create_engine, create_session_factory, run_in_transaction
+from okane_core.cache.client import create_redis
+from okane_core.db.engine import create_engine
 from okane_core.db.migrate import upgrade
-from okane_core.ledger import repository as ledger_repo
-from okane_core.ledger.reconcile import reconcile
-from okane_core.ledger.service import Ledger
+from okane_core.ledger.repository.transactions import BankPayment
 from okane_core.localsecrets import local_secrets
-from okane_core.localstack import local_endpoints
+from okane_core.localstack import Endpoints, local_endpoints
 from okane_core.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -46,12 +46,23 @@ app.add_typer(bank_app, name="bank")
 log = logging.getLogger("okane")
 
 
-def _with_database(
-    settings: Settings, work: Callable[[Ledger, str], Coroutine[None, None, T]]
+def _with_okane(
+    settings: Settings, name: str, work: Callable[[Okane, Endpoints], Coroutine[None, None, T]]
 ) -> T:
-    """Run ``work`` against the configured database (or the local stack)."""
+    """Run ``work`` with this process's use-case context, against the configured database and
+    Redis (or the local stack's)."""
+
+    async def run(endpoints: Endpoints) -> T:
+        engine = create_engine(settings, endpoints.database_url, application_name=f"okane-{name}")
+        redis = create_redis(endpoints.redis_url)
+        try:
+            return await work(build_okane(settings, engine, redis), endpoints)
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
     with local_endpoints(settings) as endpoints:
-        return asyncio.run(work(Ledger(settings), endpoints.database_url))
+        return asyncio.run(run(endpoints))
 
 
 @db_app.command("upgrade")
@@ -68,19 +79,14 @@ def ledger_check() -> None:
     """Check every ledger invariant; the last line is a JSON summary. Exits 1 on a violation."""
     settings = load_settings()
 
-    async def check(_: Ledger, url: str) -> dict[str, object]:
-        engine = create_engine(settings, url, application_name="okane-ledger-check")
-        try:
-            async with create_session_factory(engine)() as session, session.begin():
-                report = await reconcile(session)
-        finally:
-            await engine.dispose()
+    async def check(okane: Okane, _: Endpoints) -> dict[str, object]:
+        report = await check_ledger(okane.uow)
         for violation in report.violations:
             typer.echo(f"VIOLATION {violation.check} {violation.subject}: {violation.detail}")
         typer.echo(f"checked {len(report.checks)} invariants over {report.checked}")
         return report.summary()
 
-    summary = _with_database(settings, check)
+    summary = _with_okane(settings, "ledger-check", check)
     typer.echo(json.dumps(summary, sort_keys=True))
     raise typer.Exit(1 if summary["violations"] else 0)
 
@@ -90,22 +96,10 @@ def ledger_expire(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) 
     """Fail pending top-ups and withdrawals past their deadline, releasing holds."""
     settings = load_settings()
 
-    async def expire(ledger: Ledger, url: str) -> int:
-        engine = create_engine(settings, url, application_name="okane-ledger-expire")
-        sessions = create_session_factory(engine)
-        total = 0
-        try:
-            while True:
-                count = await run_in_transaction(
-                    sessions, lambda s: ledger.expire_pending(s, limit=batch)
-                )
-                total += count
-                if count < batch:
-                    return total
-        finally:
-            await engine.dispose()
+    async def expire(okane: Okane, _: Endpoints) -> int:
+        return await expiry.expire_overdue(okane, batch=batch)
 
-    expired = _with_database(settings, expire)
+    expired = _with_okane(settings, "ledger-expire", expire)
     typer.echo(json.dumps({"expired": expired}))
 
 
@@ -133,32 +127,21 @@ def warm_command(
         raise typer.BadParameter(str(error)) from error
     settings = load_settings()
 
-    async def run(_: Ledger, url: str, redis_url: str) -> WarmSummary:
-        engine = create_engine(settings, url, application_name="okane-warm")
-        redis = create_redis(redis_url, command_timeout=BATCH_COMMAND_TIMEOUT)
-        try:
-            store = VersionedStore(
-                redis,
-                value_ttl=settings.cache_ttl_seconds,
-                tombstone_ttl=settings.cache_tombstone_ttl_seconds,
+    async def run(okane: Okane, endpoints: Endpoints) -> dict[str, Any]:
+        with _progress() as advance:
+            summary = await warm_now(
+                settings,
+                okane.uow,
+                endpoints.redis_url,
+                targets=chosen,
+                users=users,
+                active_within=window,
+                batch=batch,
+                progress=advance,
             )
-            with _progress() as advance:
-                return await warm(
-                    create_session_factory(engine),
-                    store,
-                    targets=chosen,
-                    users=users,
-                    active_within=window,
-                    batch=batch,
-                    progress=advance,
-                )
-        finally:
-            await redis.aclose()
-            await engine.dispose()
+        return summary.as_dict()
 
-    with local_endpoints(settings) as endpoints:
-        summary = asyncio.run(run(Ledger(settings), endpoints.database_url, endpoints.redis_url))
-    typer.echo(json.dumps(summary.as_dict(), sort_keys=True))
+    typer.echo(json.dumps(_with_okane(settings, "warm", run), sort_keys=True))
 
 
 @contextlib.contextmanager
@@ -246,39 +229,35 @@ def _webhook_secret(settings: Settings) -> str:
     return local_secrets(settings)["OKANE_BANK_WEBHOOK_SECRET"]
 
 
-async def _pending(settings: Settings, url: str, limit: int) -> list[dict[str, object]]:
-    engine = create_engine(settings, url, application_name="okane-bank")
-    try:
-        async with create_session_factory(engine)() as session:
-            return await ledger_repo.pending_settlements(session, limit=limit)
-    finally:
-        await engine.dispose()
+def _waiting(settings: Settings, limit: int) -> list[BankPayment]:
+    async def waiting(okane: Okane, _: Endpoints) -> list[BankPayment]:
+        return await settlements.waiting_payments(okane.uow, limit=limit)
+
+    return _with_okane(settings, "bank", waiting)
 
 
 @bank_app.command("list")
 def bank_list(limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50) -> None:
     """Top-ups and withdrawals waiting for the bank, oldest first."""
     settings = load_settings()
-    rows = _with_database(settings, lambda _, url: _pending(settings, url, limit))
+    rows = _waiting(settings, limit)
     for row in rows:
+        expires = "-" if row.expires_at is None else f"{row.expires_at:%Y-%m-%d %H:%M:%S}"
         typer.echo(
-            f"{row['kind']:<10} {row['reference']}  {row['amount']:>12} paise  "
-            f"{row['name']} ({row['phone']})  expires {row['expires_at']:%Y-%m-%d %H:%M:%S}"
+            f"{row.kind:<10} {row.reference}  {row.amount:>12} paise  "
+            f"{row.customer} ({row.phone})  expires {expires}"
         )
     typer.echo(json.dumps({"pending": len(rows)}))
 
 
 def _settle(reference: str, *, approve: bool, amount: int | None) -> None:
     settings = load_settings()
-    rows = _with_database(settings, lambda _, url: _pending(settings, url, 10_000))
-    match = next((r for r in rows if r["reference"] == reference), None)
+    match = next((r for r in _waiting(settings, 10_000) if r.reference == reference), None)
     if match is None and amount is None:
         typer.echo(f"{reference} is not pending; pass --amount to send the callback anyway")
         raise typer.Exit(2)
-    kind = (
-        str(match["kind"]) if match else ("topup" if reference.startswith("tp_") else "withdrawal")
-    )
-    paise = amount if amount is not None else int(str(match["amount"]) if match else 0)
+    kind = match.kind if match else ("topup" if reference.startswith("tp_") else "withdrawal")
+    paise = amount if amount is not None else (match.amount if match else 0)
     simulator = BankSimulator(settings.bank_webhook_url, _webhook_secret(settings))
     event = f"{kind}.{'succeeded' if approve else 'failed'}"
     delivery = asyncio.run(simulator.deliver(event, reference, paise))

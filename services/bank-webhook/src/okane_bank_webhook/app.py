@@ -15,11 +15,10 @@ from opentelemetry.sdk.trace import SpanProcessor
 from okane_bank_webhook.endpoints import WebhookState
 from okane_bank_webhook.endpoints import router as webhook_router
 from okane_bank_webhook.simulator import install_simulator
+from okane_core.app import expiry, settlements
+from okane_core.app.context import build_okane
 from okane_core.cache.client import create_redis
-from okane_core.cache.wiring import UnitsOfWork, build_cache
-from okane_core.db.engine import create_engine, create_session_factory, observe_engine
-from okane_core.ledger import repository as ledger_repo
-from okane_core.ledger.service import Ledger
+from okane_core.db.engine import create_engine, observe_engine
 from okane_core.observability import metrics
 from okane_core.settings import Settings, load_settings
 from okane_core.webhooks import decode_secret
@@ -46,13 +45,11 @@ async def _expire_forever(state: WebhookState) -> None:
     while True:
         await asyncio.sleep(state.settings.expiry_sweep_seconds)
         try:
-            count = await state.run(lambda s: state.ledger.expire_pending(s, limit=500))
+            count = await expiry.expire_overdue(state.okane, batch=500)
             if count:
                 log.info("expired %d overdue transactions", count)
-            # Idempotency keys older than a day are only taken over when reused; drop them.
-            await state.run(lambda s: ledger_repo.delete_expired_idempotency_keys(s, limit=5000))
-            async with state.sessions() as session:
-                pending = await ledger_repo.pending_summary(session)
+            await expiry.drop_expired_keys(state.okane)
+            pending = await settlements.pending_summary(state.okane.uow)
             for kind in ("topup", "withdrawal"):
                 metrics.PENDING.labels(kind).set(pending.get(kind, (0, 0))[0])
             metrics.PENDING_HELD.set(pending.get("withdrawal", (0, 0))[1])
@@ -74,17 +71,8 @@ def create_app(
         engine = create_engine(settings, database_url, application_name="okane-bank-webhook")
         observe_engine(engine)
         redis = create_redis(redis_url)
-        sessions = create_session_factory(engine)
-        ledger = Ledger(settings)
-        cache = build_cache(settings, redis, sessions, ledger)
         state = WebhookState(
-            settings=settings,
-            sessions=sessions,
-            ledger=ledger,
-            redis=redis,
-            secrets=secrets,
-            cache=cache,
-            run=UnitsOfWork(sessions, cache, settings.max_retries),
+            settings=settings, okane=build_okane(settings, engine, redis), secrets=secrets
         )
         app.state.webhook = state
         app.state.engine = engine

@@ -14,13 +14,11 @@ from pydantic import (
     StrictStr,
     ValidationError,
 )
-from redis.asyncio import Redis
 
-from okane_core.cache.wiring import Cache, UnitsOfWork
-from okane_core.db.engine import SessionFactory
+from okane_core.app import settlements
+from okane_core.app.context import Okane
 from okane_core.errors import InvalidRequest, WebhookRejected
-from okane_core.ledger.bank import APPLIED, EXPIRED, apply_bank_event
-from okane_core.ledger.service import Ledger
+from okane_core.ledger.bank import APPLIED, EXPIRED
 from okane_core.observability import metrics
 from okane_core.settings import Settings
 from okane_core.webhooks import verify
@@ -42,13 +40,8 @@ STATUS_BY_OUTCOME = {
 @dataclass
 class WebhookState:
     settings: Settings
-    sessions: SessionFactory
-    ledger: Ledger
-    redis: Redis
+    okane: Okane
     secrets: list[str]
-    cache: Cache
-
-    run: UnitsOfWork
 
 
 # What okane_core.ids.new_reference produces: anything else cannot name a transaction.
@@ -138,15 +131,12 @@ async def bank_callback(request: Request) -> JSONResponse:
         raise
     metrics.WEBHOOK_VERIFICATIONS.labels("valid").inc()
     event = _parse(body)
-    result = await state.run(
-        lambda s: apply_bank_event(
-            state.ledger,
-            s,
-            event_id=event_id,
-            event_type=event.type,
-            reference=event.data.reference,
-            amount=event.data.amount,
-        ),
+    result = await settlements.apply_callback(
+        state.okane,
+        event_id=event_id,
+        event_type=event.type,
+        reference=event.data.reference,
+        amount=event.data.amount,
     )
     metrics.WEBHOOK_EVENTS.labels(
         event.type, "replayed" if result.replayed else result.outcome

@@ -13,11 +13,10 @@ from fastapi.openapi.utils import get_openapi
 from opentelemetry.sdk.trace import SpanProcessor
 from starlette.middleware.sessions import SessionMiddleware
 
+from okane_core.app.context import build_okane
 from okane_core.cache.client import create_redis
 from okane_core.cache.events import EventHub
-from okane_core.cache.wiring import UnitsOfWork, build_cache
-from okane_core.db.engine import create_engine, create_session_factory, observe_engine
-from okane_core.ledger.service import Ledger
+from okane_core.db.engine import create_engine, observe_engine
 from okane_core.settings import Settings, load_settings
 from okane_user_api.admin.endpoints import router as admin_router
 from okane_user_api.auth.endpoints import router as auth_router
@@ -62,28 +61,22 @@ def create_app(
         engine = create_engine(settings, database_url, application_name="okane-user-api")
         observe_engine(engine)
         redis = create_redis(redis_url)
-        sessions = create_session_factory(engine)
-        ledger = Ledger(settings)
+        okane = build_okane(settings, engine, redis)
         hub = EventHub(redis)
         hub.start()
-        cache = build_cache(settings, redis, sessions, ledger)
         state = AppState(
             settings=settings,
-            engine=engine,
-            sessions=sessions,
+            okane=okane,
             redis=redis,
-            ledger=ledger,
             tokens=TokenIssuer(jwt_secret, lifetime_seconds=settings.access_token_seconds),
             passwords=PasswordHasher(),
             limiter=RateLimiter(redis),
-            cache=cache,
             hub=hub,
-            run=UnitsOfWork(sessions, cache, settings.max_retries),
         )
         app.state.okane = state
         app.state.engine = engine
         app.state.revocations = Revocations(
-            redis, sessions, ttl_seconds=settings.access_token_seconds
+            redis, okane.uow, ttl_seconds=settings.access_token_seconds
         )
         app.state.oauth = create_oauth(settings)
         try:

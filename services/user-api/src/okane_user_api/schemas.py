@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from okane_core.ledger.domain import storable_text
 from okane_core.ledger.views import TransactionView, Wallet
 from okane_core.users.domain import EMAIL_PATTERN
-from okane_core.users.repository import ContactRecord, UserRecord
+from okane_core.users.views import ContactRecord, UserRecord
 from okane_web.fields import Paise
 
 # Text that PostgreSQL can store (no NUL) and, for names, is not blank.

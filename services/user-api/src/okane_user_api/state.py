@@ -6,12 +6,9 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from okane_core.app.context import Okane
 from okane_core.cache.events import EventHub
-from okane_core.cache.wiring import Cache, UnitsOfWork
-from okane_core.db.engine import SessionFactory
-from okane_core.ledger.service import Ledger
 from okane_core.settings import Settings
 from okane_user_api.auth.passwords import PasswordHasher
 from okane_user_api.auth.ratelimit import RateLimiter
@@ -21,17 +18,12 @@ from okane_user_api.auth.tokens import TokenIssuer
 @dataclass
 class AppState:
     settings: Settings
-    engine: AsyncEngine
-    sessions: SessionFactory
+    okane: Okane  # the use cases' context: ledger, unit of work, cache
     redis: Redis
-    ledger: Ledger
     tokens: TokenIssuer
     passwords: PasswordHasher
     limiter: RateLimiter
-    cache: Cache
     hub: EventHub
-
-    run: UnitsOfWork
 
 
 async def get_state(request: Request) -> AppState:

@@ -5,11 +5,11 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from okane_core.app.reads import ReadCache
 from okane_core.cache.client import create_redis
-from okane_core.cache.reads import ReadCache
 from okane_core.cache.store import VersionedStore
 from okane_core.db.engine import SessionFactory
-from okane_core.ledger.service import Ledger
+from okane_core.db.uow import UnitOfWork
 from okane_core.localstack import Endpoints
 
 
@@ -28,5 +28,5 @@ def store(redis: Redis) -> VersionedStore:
 
 
 @pytest.fixture
-def reads(store: VersionedStore, sessions: SessionFactory, ledger: Ledger) -> ReadCache:
-    return ReadCache(store, sessions, ledger)
+def reads(store: VersionedStore, sessions: SessionFactory) -> ReadCache:
+    return ReadCache(store, UnitOfWork(sessions))

@@ -9,13 +9,15 @@ import uuid
 
 from redis.asyncio import Redis
 
-from okane_core.cache import codec, keys
+from okane_core.app import codec
+from okane_core.app.reads import ReadCache
+from okane_core.cache import keys
 from okane_core.cache.breaker import BreakerState
-from okane_core.cache.reads import ReadCache
 from okane_core.cache.store import VersionedStore, decode
 from okane_core.db.changes import Changes
 from okane_core.db.engine import SessionFactory, run_in_transaction
-from okane_core.ledger.service import Ledger
+from okane_core.ledger import transfers, wallets
+from okane_core.ledger.book import Ledger
 from tests.factories import fund, make_user
 
 CLIENTS = 8
@@ -47,7 +49,8 @@ async def test_no_read_is_older_than_the_clients_last_acknowledged_write(
                 other = rng.choice([u for u in users if u != me])
                 await run_in_transaction(
                     sessions,
-                    lambda s, other=other: ledger.transfer(
+                    lambda s, other=other: transfers.transfer(
+                        ledger,
                         s,
                         user_id=me,
                         to=str(other),
@@ -70,7 +73,7 @@ async def test_no_read_is_older_than_the_clients_last_acknowledged_write(
     # After the load: every cached value equals the database.
     async with sessions() as s:
         for user_id in users:
-            truth = await ledger.wallet(s, user_id)
+            truth = await wallets.wallet(s, user_id)
             entry = decode(await store.redis.get(keys.user_key(user_id, keys.BALANCE)))
             if entry is not None:
                 assert codec.decode_wallet(entry[1]) == truth
@@ -94,8 +97,8 @@ async def test_invalidations_missed_during_an_outage_are_replayed_before_caching
     started = time.monotonic()
     await run_in_transaction(
         sessions,
-        lambda s: ledger.transfer(
-            s, user_id=payer.id, to=str(payee.id), amount=2_500, idempotency_key="outage"
+        lambda s: transfers.transfer(
+            ledger, s, user_id=payer.id, to=str(payee.id), amount=2_500, idempotency_key="outage"
         ),
         on_commit=reads.invalidate,
     )

@@ -12,11 +12,13 @@ import time
 import uuid
 from pathlib import Path
 
-from okane_core.cache import codec, keys
-from okane_core.cache.reads import ReadCache
+from okane_core.app import codec
+from okane_core.app.reads import ReadCache
+from okane_core.cache import keys
 from okane_core.cache.store import VersionedStore
 from okane_core.db.engine import SessionFactory, run_in_transaction
-from okane_core.ledger.service import Ledger
+from okane_core.ledger import transfers, wallets
+from okane_core.ledger.book import Ledger
 from tests.factories import fund, make_user
 
 ITERATIONS = 300
@@ -35,12 +37,17 @@ async def test_a_late_fill_never_resurrects_an_old_balance(
         # 1. The reader reads the database...
         read_at = time.monotonic()
         async with sessions() as s:
-            before = await ledger.wallet(s, payer.id)
+            before = await wallets.wallet(s, payer.id)
         # 2. ...the writer commits and invalidates (the commit hook of every write path)...
         await run_in_transaction(
             sessions,
-            lambda s: ledger.transfer(
-                s, user_id=payer.id, to=str(payee.id), amount=1, idempotency_key=uuid.uuid4().hex
+            lambda s: transfers.transfer(
+                ledger,
+                s,
+                user_id=payer.id,
+                to=str(payee.id),
+                amount=1,
+                idempotency_key=uuid.uuid4().hex,
             ),
             on_commit=reads.invalidate,
         )
@@ -52,7 +59,7 @@ async def test_a_late_fill_never_resurrects_an_old_balance(
         # What any reader now sees must be the committed balance.
         seen = await reads.wallet(payer.id)
         async with sessions() as s:
-            truth = await ledger.wallet(s, payer.id)
+            truth = await wallets.wallet(s, payer.id)
         survivors += seen != truth
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(
@@ -74,11 +81,11 @@ async def test_without_versions_the_race_would_resurrect(
     await fund(sessions, ledger, payer.id, 1_000)
     key = keys.user_key(payer.id, keys.BALANCE)
     async with sessions() as s:
-        before = await ledger.wallet(s, payer.id)
+        before = await wallets.wallet(s, payer.id)
     await run_in_transaction(
         sessions,
-        lambda s: ledger.transfer(
-            s, user_id=payer.id, to=str(payee.id), amount=1, idempotency_key="k"
+        lambda s: transfers.transfer(
+            ledger, s, user_id=payer.id, to=str(payee.id), amount=1, idempotency_key="k"
         ),
         on_commit=reads.invalidate,
     )

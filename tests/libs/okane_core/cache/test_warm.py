@@ -12,12 +12,14 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from okane_core.cache import codec, keys
-from okane_core.cache.reads import ReadCache
+from okane_core.app import codec
+from okane_core.app.reads import ReadCache
+from okane_core.app.warming import parse_duration
+from okane_core.cache import keys
 from okane_core.cache.store import decode
-from okane_core.cache.warm import parse_duration
 from okane_core.db.engine import SessionFactory, run_in_transaction
-from okane_core.ledger.service import Ledger
+from okane_core.ledger import topups, transfers, wallets
+from okane_core.ledger.book import Ledger
 from okane_core.settings import Settings
 from okane_core.users import repository as users_repo
 from tests.factories import fund, make_user
@@ -53,7 +55,8 @@ async def test_warm_writes_what_the_database_holds_and_is_idempotent(
     for i, person in enumerate(people[:20]):
         await run_in_transaction(
             sessions,
-            lambda s, person=person, i=i: ledger.transfer(
+            lambda s, person=person, i=i: transfers.transfer(
+                ledger,
                 s,
                 user_id=person.id,
                 to=str(people[(i + 1) % 20].id),
@@ -69,12 +72,12 @@ async def test_warm_writes_what_the_database_holds_and_is_idempotent(
     assert first["written"] == first["targets"]
     async with sessions() as s:
         for person in people:
-            wallet = await ledger.wallet(s, person.id)
+            wallet = await wallets.wallet(s, person.id)
             cached = decode(await redis.get(keys.user_key(person.id, keys.BALANCE)))
             assert cached is not None and codec.decode_wallet(cached[1]) == wallet
             history = decode(await redis.get(keys.user_key(person.id, keys.HISTORY)))
             assert history is not None
-            assert codec.decode_history(history[1]) == await ledger.history(s, person.id)
+            assert codec.decode_history(history[1]) == await wallets.history(s, person.id)
             contacts = decode(await redis.get(keys.user_key(person.id, keys.CONTACTS)))
             assert contacts is not None
             assert codec.decode_contacts(contacts[1]) == await users_repo.list_contacts(
@@ -96,7 +99,9 @@ async def test_warm_writes_what_the_database_holds_and_is_idempotent(
     funded = people[0]
     await run_in_transaction(
         sessions,
-        lambda s: ledger.start_topup(s, user_id=funded.id, amount=1, idempotency_key="after-warm"),
+        lambda s: topups.start_topup(
+            ledger, s, user_id=funded.id, amount=1, idempotency_key="after-warm"
+        ),
         on_commit=reads.invalidate,
     )
     assert decode(await redis.get(keys.user_key(funded.id, keys.BALANCE))) is None

@@ -21,9 +21,10 @@ from sqlalchemy import text
 
 from okane_core.db.engine import create_engine, create_session_factory, run_in_transaction
 from okane_core.errors import OkaneError
+from okane_core.ledger import topups, transfers, withdrawals
 from okane_core.ledger.bank import apply_bank_event
+from okane_core.ledger.book import Ledger
 from okane_core.ledger.reconcile import reconcile
-from okane_core.ledger.service import Ledger
 from okane_core.settings import Settings
 from tests.factories import fund, make_user
 
@@ -83,8 +84,8 @@ async def test_bank_run_keeps_the_books_exact(settings: Settings) -> None:
         key = uuid.uuid4().hex
         view, replay = await run_in_transaction(
             sessions,
-            lambda s: ledger.transfer(
-                s, user_id=sender, to=str(recipient), amount=amount, idempotency_key=key
+            lambda s: transfers.transfer(
+                ledger, s, user_id=sender, to=str(recipient), amount=amount, idempotency_key=key
             ),
         )
         assert not replay
@@ -99,7 +100,9 @@ async def test_bank_run_keeps_the_books_exact(settings: Settings) -> None:
         txn_id, key, to, amount, sender = worker.choice(recent)
         view, replayed = await run_in_transaction(
             sessions,
-            lambda s: ledger.transfer(s, user_id=sender, to=to, amount=amount, idempotency_key=key),
+            lambda s: transfers.transfer(
+                ledger, s, user_id=sender, to=to, amount=amount, idempotency_key=key
+            ),
         )
         if not replayed or view.id != txn_id:
             tally.replay_mismatches += 1
@@ -110,8 +113,8 @@ async def test_bank_run_keeps_the_books_exact(settings: Settings) -> None:
         amount = worker.randint(100, 20_000)
         view, _ = await run_in_transaction(
             sessions,
-            lambda s: ledger.start_topup(
-                s, user_id=user_id, amount=amount, idempotency_key=uuid.uuid4().hex
+            lambda s: topups.start_topup(
+                ledger, s, user_id=user_id, amount=amount, idempotency_key=uuid.uuid4().hex
             ),
         )
         assert view.reference is not None
@@ -124,8 +127,8 @@ async def test_bank_run_keeps_the_books_exact(settings: Settings) -> None:
         amount = worker.randint(100, 10_000)
         view, _ = await run_in_transaction(
             sessions,
-            lambda s: ledger.request_withdrawal(
-                s, user_id=user_id, amount=amount, idempotency_key=uuid.uuid4().hex
+            lambda s: withdrawals.request_withdrawal(
+                ledger, s, user_id=user_id, amount=amount, idempotency_key=uuid.uuid4().hex
             ),
         )
         tally.created[view.id] = view.status
@@ -146,7 +149,6 @@ async def test_bank_run_keeps_the_books_exact(settings: Settings) -> None:
                 run_in_transaction(
                     sessions,
                     lambda s: apply_bank_event(
-                        ledger,
                         s,
                         event_id=event_id,
                         event_type=event_type,

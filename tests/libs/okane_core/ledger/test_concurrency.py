@@ -19,9 +19,10 @@ from okane_core.db.engine import (
     run_in_transaction,
 )
 from okane_core.errors import LockTimeout
+from okane_core.ledger import topups, transfers, wallets
 from okane_core.ledger.bank import apply_bank_event
+from okane_core.ledger.book import Ledger
 from okane_core.ledger.reconcile import reconcile
-from okane_core.ledger.service import Ledger
 from okane_core.settings import Settings
 from tests.factories import fund, make_user
 
@@ -36,7 +37,7 @@ async def holding(engine: AsyncEngine, sql: str, params: dict[str, object]) -> A
 
 async def wallet_account(sessions: SessionFactory, ledger: Ledger, user_id: uuid.UUID) -> int:
     async with sessions() as s:
-        return (await ledger.wallet(s, user_id)).account_id
+        return (await wallets.wallet(s, user_id)).account_id
 
 
 async def test_concurrent_settlements_of_one_topup_credit_once(
@@ -45,7 +46,7 @@ async def test_concurrent_settlements_of_one_topup_credit_once(
     user = await make_user(sessions, ledger)
     view, _ = await run_in_transaction(
         sessions,
-        lambda s: ledger.start_topup(s, user_id=user.id, amount=1_234, idempotency_key="t"),
+        lambda s: topups.start_topup(ledger, s, user_id=user.id, amount=1_234, idempotency_key="t"),
     )
     reference = view.reference
     assert reference is not None
@@ -54,7 +55,6 @@ async def test_concurrent_settlements_of_one_topup_credit_once(
         result = await run_in_transaction(
             sessions,
             lambda s: apply_bank_event(
-                ledger,
                 s,
                 event_id=f"evt-{i}",
                 event_type="topup.succeeded",
@@ -74,7 +74,7 @@ async def test_concurrent_settlements_of_one_topup_credit_once(
     outcomes = await asyncio.gather(*tasks)
     assert sorted(outcomes) == ["already_settled"] * 7 + ["applied"]
     async with sessions() as s:
-        assert (await ledger.wallet(s, user.id)).available == 1_234
+        assert (await wallets.wallet(s, user.id)).available == 1_234
 
 
 async def test_concurrent_deliveries_of_one_event_have_one_effect(
@@ -82,7 +82,8 @@ async def test_concurrent_deliveries_of_one_event_have_one_effect(
 ) -> None:
     user = await make_user(sessions, ledger)
     view, _ = await run_in_transaction(
-        sessions, lambda s: ledger.start_topup(s, user_id=user.id, amount=500, idempotency_key="t")
+        sessions,
+        lambda s: topups.start_topup(ledger, s, user_id=user.id, amount=500, idempotency_key="t"),
     )
     reference = view.reference
     assert reference is not None
@@ -91,7 +92,6 @@ async def test_concurrent_deliveries_of_one_event_have_one_effect(
         result = await run_in_transaction(
             sessions,
             lambda s: apply_bank_event(
-                ledger,
                 s,
                 event_id="evt-same",
                 event_type="topup.succeeded",
@@ -110,7 +110,7 @@ async def test_concurrent_deliveries_of_one_event_have_one_effect(
     assert all(answer == answers[0] for answer in answers)
     assert answers[0]["outcome"] == "applied"
     async with sessions() as s:
-        assert (await ledger.wallet(s, user.id)).available == 500
+        assert (await wallets.wallet(s, user.id)).available == 500
 
 
 async def test_concurrent_requests_with_one_idempotency_key_pay_once(
@@ -124,8 +124,8 @@ async def test_concurrent_requests_with_one_idempotency_key_pay_once(
     async def pay() -> uuid.UUID:
         view, _ = await run_in_transaction(
             sessions,
-            lambda s: ledger.transfer(
-                s, user_id=asha.id, to=str(ravi.id), amount=100, idempotency_key="once"
+            lambda s: transfers.transfer(
+                ledger, s, user_id=asha.id, to=str(ravi.id), amount=100, idempotency_key="once"
             ),
         )
         return view.id
@@ -136,7 +136,7 @@ async def test_concurrent_requests_with_one_idempotency_key_pay_once(
     ids = await asyncio.gather(*tasks)
     assert len(set(ids)) == 1
     async with sessions() as s:
-        assert (await ledger.wallet(s, asha.id)).available == 900
+        assert (await wallets.wallet(s, asha.id)).available == 900
 
 
 async def test_a_stuck_lock_fails_fast_instead_of_hanging(
@@ -158,8 +158,8 @@ async def test_a_stuck_lock_fails_fast_instead_of_hanging(
             with pytest.raises(LockTimeout):
                 await run_in_transaction(
                     fast,
-                    lambda s: ledger.transfer(
-                        s, user_id=asha.id, to=str(ravi.id), amount=100, idempotency_key="x"
+                    lambda s: transfers.transfer(
+                        ledger, s, user_id=asha.id, to=str(ravi.id), amount=100, idempotency_key="x"
                     ),
                 )
             waited = time.monotonic() - started
@@ -168,7 +168,7 @@ async def test_a_stuck_lock_fails_fast_instead_of_hanging(
     # Bounded by lock_timeout, not by the blocker: the blocker never let go during the wait.
     assert waited < 5
     async with sessions() as s:
-        assert (await ledger.wallet(s, asha.id)).available == 1_000
+        assert (await wallets.wallet(s, asha.id)).available == 1_000
 
 
 async def test_opposite_transfers_do_not_deadlock(sessions: SessionFactory, ledger: Ledger) -> None:
@@ -181,8 +181,13 @@ async def test_opposite_transfers_do_not_deadlock(sessions: SessionFactory, ledg
         for _ in range(n):
             await run_in_transaction(
                 sessions,
-                lambda s: ledger.transfer(
-                    s, user_id=sender, to=str(to), amount=7, idempotency_key=uuid.uuid4().hex
+                lambda s: transfers.transfer(
+                    ledger,
+                    s,
+                    user_id=sender,
+                    to=str(to),
+                    amount=7,
+                    idempotency_key=uuid.uuid4().hex,
                 ),
                 max_retries=0,  # a deadlock would surface here instead of being retried
             )
@@ -192,8 +197,8 @@ async def test_opposite_transfers_do_not_deadlock(sessions: SessionFactory, ledg
         *(pay(ravi.id, asha.id, 25) for _ in range(4)),
     )
     async with sessions() as s:
-        total = (await ledger.wallet(s, asha.id)).available + (
-            await ledger.wallet(s, ravi.id)
+        total = (await wallets.wallet(s, asha.id)).available + (
+            await wallets.wallet(s, ravi.id)
         ).available
     assert total == 200_000
     async with sessions() as s, s.begin():

@@ -11,8 +11,9 @@ import uuid
 from sqlalchemy import text
 
 from okane_core.db.engine import SessionFactory, run_in_transaction
+from okane_core.ledger import topups
+from okane_core.ledger.book import Ledger
 from okane_core.ledger.reconcile import reconcile
-from okane_core.ledger.service import Ledger
 from tests.factories import fund, make_user
 
 
@@ -57,7 +58,8 @@ async def test_a_hold_without_a_withdrawal_is_found(
 async def test_success_without_postings_is_found(sessions: SessionFactory, ledger: Ledger) -> None:
     user = await make_user(sessions, ledger)
     view, _ = await run_in_transaction(
-        sessions, lambda s: ledger.start_topup(s, user_id=user.id, amount=10, idempotency_key="k")
+        sessions,
+        lambda s: topups.start_topup(ledger, s, user_id=user.id, amount=10, idempotency_key="k"),
     )
     await corrupt(
         sessions,

@@ -23,10 +23,11 @@ from okane_core.errors import (
     SelfTransfer,
     TransactionNotFound,
 )
-from okane_core.ledger import repository
+from okane_core.ledger import reversals, settlement, topups, transfers, wallets, withdrawals
 from okane_core.ledger.bank import apply_bank_event
+from okane_core.ledger.book import Ledger
 from okane_core.ledger.reconcile import reconcile
-from okane_core.ledger.service import Ledger
+from okane_core.ledger.repository import idempotency
 from okane_core.settings import Settings
 from okane_core.users.service import register_user
 from tests.factories import fund, make_user, next_phone
@@ -34,7 +35,7 @@ from tests.factories import fund, make_user, next_phone
 
 async def balance(sessions: SessionFactory, ledger: Ledger, user_id: uuid.UUID) -> tuple[int, int]:
     async with sessions() as s:
-        wallet = await ledger.wallet(s, user_id)
+        wallet = await wallets.wallet(s, user_id)
     return wallet.available, wallet.locked
 
 
@@ -47,7 +48,8 @@ async def assert_reconciled(sessions: SessionFactory) -> None:
 async def transfer(sessions, ledger, sender, to, amount, key=None, note=None):
     return await run_in_transaction(
         sessions,
-        lambda s: ledger.transfer(
+        lambda s: transfers.transfer(
+            ledger,
             s,
             user_id=sender,
             to=to,
@@ -62,7 +64,6 @@ async def bank(sessions, ledger, event_type, reference, amount, event_id=None):
     return await run_in_transaction(
         sessions,
         lambda s: apply_bank_event(
-            ledger,
             s,
             event_id=event_id or uuid.uuid4().hex,
             event_type=event_type,
@@ -75,7 +76,7 @@ async def bank(sessions, ledger, event_type, reference, amount, event_id=None):
 async def test_new_wallet_is_empty_and_versioned(sessions: SessionFactory, ledger: Ledger) -> None:
     user = await make_user(sessions, ledger)
     async with sessions() as s:
-        wallet = await ledger.wallet(s, user.id)
+        wallet = await wallets.wallet(s, user.id)
     assert (wallet.available, wallet.locked, wallet.currency) == (0, 0, "INR")
     assert wallet.version >= 1
 
@@ -100,7 +101,9 @@ async def test_topup_is_credited_only_when_the_bank_confirms(
     user = await make_user(sessions, ledger)
     view, replay = await run_in_transaction(
         sessions,
-        lambda s: ledger.start_topup(s, user_id=user.id, amount=10_000, idempotency_key="k1"),
+        lambda s: topups.start_topup(
+            ledger, s, user_id=user.id, amount=10_000, idempotency_key="k1"
+        ),
     )
     assert (view.status, view.kind, replay) == ("processing", "topup", False)
     assert view.reference and view.reference.startswith("tp_")
@@ -122,7 +125,8 @@ async def test_a_failed_topup_can_never_be_credited(
 ) -> None:
     user = await make_user(sessions, ledger)
     view, _ = await run_in_transaction(
-        sessions, lambda s: ledger.start_topup(s, user_id=user.id, amount=700, idempotency_key="k")
+        sessions,
+        lambda s: topups.start_topup(ledger, s, user_id=user.id, amount=700, idempotency_key="k"),
     )
     assert view.reference is not None
     failed = await bank(sessions, ledger, "topup.failed", view.reference, 700)
@@ -137,7 +141,8 @@ async def test_wrong_amount_and_unknown_reference_change_nothing(
 ) -> None:
     user = await make_user(sessions, ledger)
     view, _ = await run_in_transaction(
-        sessions, lambda s: ledger.start_topup(s, user_id=user.id, amount=700, idempotency_key="k")
+        sessions,
+        lambda s: topups.start_topup(ledger, s, user_id=user.id, amount=700, idempotency_key="k"),
     )
     assert view.reference is not None
     wrong = await bank(sessions, ledger, "topup.succeeded", view.reference, 70_000)
@@ -148,7 +153,7 @@ async def test_wrong_amount_and_unknown_reference_change_nothing(
     assert crossed.outcome == TransactionNotFound.code
     assert await balance(sessions, ledger, user.id) == (0, 0)
     async with sessions() as s:
-        assert (await ledger.transaction(s, user.id, view.id)).status == "processing"
+        assert (await wallets.transaction(s, user.id, view.id)).status == "processing"
 
 
 async def test_same_event_id_has_one_effect_and_one_answer(
@@ -156,7 +161,8 @@ async def test_same_event_id_has_one_effect_and_one_answer(
 ) -> None:
     user = await make_user(sessions, ledger)
     view, _ = await run_in_transaction(
-        sessions, lambda s: ledger.start_topup(s, user_id=user.id, amount=900, idempotency_key="k")
+        sessions,
+        lambda s: topups.start_topup(ledger, s, user_id=user.id, amount=900, idempotency_key="k"),
     )
     assert view.reference is not None
     first = await bank(sessions, ledger, "topup.succeeded", view.reference, 900, event_id="evt-1")
@@ -196,8 +202,8 @@ async def test_insufficient_funds_is_a_recorded_failure_that_moves_nothing(
     assert await balance(sessions, ledger, asha.id) == (1_000, 0)
     assert await balance(sessions, ledger, ravi.id) == (0, 0)
     async with sessions() as s:
-        mine = await ledger.history(s, asha.id)
-        theirs = await ledger.history(s, ravi.id)
+        mine = await wallets.history(s, asha.id)
+        theirs = await wallets.history(s, ravi.id)
     assert mine.data[0].id == view.id
     assert view.id not in [t.id for t in theirs.data]
     await assert_reconciled(sessions)
@@ -227,7 +233,7 @@ async def test_bad_transfers_are_refused_and_change_nothing(
         await transfer(sessions, ledger, asha.id, target, amount)
     assert await balance(sessions, ledger, asha.id) == (1_000, 0)
     async with sessions() as s:
-        assert len((await ledger.history(s, asha.id)).data) == 1  # only the top-up
+        assert len((await wallets.history(s, asha.id)).data) == 1  # only the top-up
 
 
 async def test_idempotent_replay_returns_the_first_result(
@@ -268,7 +274,9 @@ async def test_withdrawal_holds_then_pays_out(sessions: SessionFactory, ledger: 
     await fund(sessions, ledger, user.id, 5_000)
     view, _ = await run_in_transaction(
         sessions,
-        lambda s: ledger.request_withdrawal(s, user_id=user.id, amount=2_000, idempotency_key="w"),
+        lambda s: withdrawals.request_withdrawal(
+            ledger, s, user_id=user.id, amount=2_000, idempotency_key="w"
+        ),
     )
     assert view.status == "processing" and view.reference and view.reference.startswith("wd_")
     assert await balance(sessions, ledger, user.id) == (3_000, 2_000)
@@ -286,7 +294,9 @@ async def test_declined_withdrawal_returns_the_hold(
     await fund(sessions, ledger, user.id, 5_000)
     view, _ = await run_in_transaction(
         sessions,
-        lambda s: ledger.request_withdrawal(s, user_id=user.id, amount=5_000, idempotency_key="w"),
+        lambda s: withdrawals.request_withdrawal(
+            ledger, s, user_id=user.id, amount=5_000, idempotency_key="w"
+        ),
     )
     assert view.reference is not None
     assert await balance(sessions, ledger, user.id) == (0, 5_000)
@@ -302,7 +312,9 @@ async def test_withdrawal_beyond_available_is_a_recorded_failure(
     await fund(sessions, ledger, user.id, 100)
     view, _ = await run_in_transaction(
         sessions,
-        lambda s: ledger.request_withdrawal(s, user_id=user.id, amount=101, idempotency_key="w"),
+        lambda s: withdrawals.request_withdrawal(
+            ledger, s, user_id=user.id, amount=101, idempotency_key="w"
+        ),
     )
     assert (view.status, view.failure_reason, view.reference) == (
         "failure",
@@ -319,10 +331,13 @@ async def test_pending_past_deadline_expire_and_release_holds(
     await fund(sessions, ledger, user.id, 1_000)
     withdrawal, _ = await run_in_transaction(
         sessions,
-        lambda s: ledger.request_withdrawal(s, user_id=user.id, amount=400, idempotency_key="w"),
+        lambda s: withdrawals.request_withdrawal(
+            ledger, s, user_id=user.id, amount=400, idempotency_key="w"
+        ),
     )
     topup, _ = await run_in_transaction(
-        sessions, lambda s: ledger.start_topup(s, user_id=user.id, amount=50, idempotency_key="t")
+        sessions,
+        lambda s: topups.start_topup(ledger, s, user_id=user.id, amount=50, idempotency_key="t"),
     )
     async with sessions() as s, s.begin():
         await s.execute(
@@ -331,11 +346,11 @@ async def test_pending_past_deadline_expire_and_release_holds(
                 "WHERE status = 'processing'"
             )
         )
-    assert await run_in_transaction(sessions, ledger.expire_pending) == 2
+    assert await run_in_transaction(sessions, settlement.expire_pending) == 2
     assert await balance(sessions, ledger, user.id) == (1_000, 0)
     async with sessions() as s:
         for view in (withdrawal, topup):
-            after = await ledger.transaction(s, user.id, view.id)
+            after = await wallets.transaction(s, user.id, view.id)
             assert (after.status, after.failure_reason) == ("failure", "expired")
     assert topup.reference is not None
     late = await bank(sessions, ledger, "topup.succeeded", topup.reference, 50)
@@ -348,7 +363,8 @@ async def test_a_late_confirmation_expires_instead_of_crediting(
 ) -> None:
     user = await make_user(sessions, ledger)
     topup, _ = await run_in_transaction(
-        sessions, lambda s: ledger.start_topup(s, user_id=user.id, amount=50, idempotency_key="t")
+        sessions,
+        lambda s: topups.start_topup(ledger, s, user_id=user.id, amount=50, idempotency_key="t"),
     )
     assert topup.reference is not None
     async with sessions() as s, s.begin():
@@ -367,7 +383,9 @@ async def test_daily_outgoing_limit(sessions: SessionFactory, settings: Settings
     await transfer(sessions, ledger, asha.id, str(ravi.id), 600)
     await run_in_transaction(
         sessions,
-        lambda s: ledger.request_withdrawal(s, user_id=asha.id, amount=300, idempotency_key="w"),
+        lambda s: withdrawals.request_withdrawal(
+            ledger, s, user_id=asha.id, amount=300, idempotency_key="w"
+        ),
     )
     with pytest.raises(DailyLimitExceeded, match="100 paise left"):
         await transfer(sessions, ledger, asha.id, str(ravi.id), 101)
@@ -381,18 +399,18 @@ async def test_reversal_undoes_a_transfer_once(sessions: SessionFactory, ledger:
     await fund(sessions, ledger, asha.id, 1_000)
     view, _ = await transfer(sessions, ledger, asha.id, str(ravi.id), 400)
     reversal = await run_in_transaction(
-        sessions, lambda s: ledger.reverse(s, transaction_id=view.id, initiator_id=None)
+        sessions, lambda s: reversals.reverse(s, transaction_id=view.id, initiator_id=None)
     )
     assert (reversal.kind, reversal.reverses_id, reversal.amount) == ("reversal", view.id, 400)
     assert await balance(sessions, ledger, asha.id) == (1_000, 0)
     assert await balance(sessions, ledger, ravi.id) == (0, 0)
     with pytest.raises(NotReversible):
         await run_in_transaction(
-            sessions, lambda s: ledger.reverse(s, transaction_id=view.id, initiator_id=None)
+            sessions, lambda s: reversals.reverse(s, transaction_id=view.id, initiator_id=None)
         )
     with pytest.raises(NotReversible):
         await run_in_transaction(
-            sessions, lambda s: ledger.reverse(s, transaction_id=reversal.id, initiator_id=None)
+            sessions, lambda s: reversals.reverse(s, transaction_id=reversal.id, initiator_id=None)
         )
     await assert_reconciled(sessions)
 
@@ -408,7 +426,7 @@ async def test_reversal_needs_the_money_to_still_be_there(
     await transfer(sessions, ledger, ravi.id, str(carl.id), 400)
     with pytest.raises(InsufficientFunds):
         await run_in_transaction(
-            sessions, lambda s: ledger.reverse(s, transaction_id=view.id, initiator_id=None)
+            sessions, lambda s: reversals.reverse(s, transaction_id=view.id, initiator_id=None)
         )
     assert await balance(sessions, ledger, carl.id) == (400, 0)
 
@@ -421,11 +439,11 @@ async def test_history_is_newest_first_with_cursor_pages_and_filters(
     await fund(sessions, ledger, asha.id, 10_000)
     sent = [(await transfer(sessions, ledger, asha.id, str(ravi.id), 100 + i))[0] for i in range(7)]
     async with sessions() as s:
-        page1 = await ledger.history(s, asha.id, limit=3)
-        page2 = await ledger.history(s, asha.id, limit=3, starting_after=page1.data[-1].id)
-        page3 = await ledger.history(s, asha.id, limit=3, starting_after=page2.data[-1].id)
-        only_topups = await ledger.history(s, asha.id, kind="topup")
-        ravis = await ledger.history(s, ravi.id, limit=100)
+        page1 = await wallets.history(s, asha.id, limit=3)
+        page2 = await wallets.history(s, asha.id, limit=3, starting_after=page1.data[-1].id)
+        page3 = await wallets.history(s, asha.id, limit=3, starting_after=page2.data[-1].id)
+        only_topups = await wallets.history(s, asha.id, kind="topup")
+        ravis = await wallets.history(s, ravi.id, limit=100)
     ids = [t.id for t in [*page1.data, *page2.data, *page3.data]]
     assert ids[:7] == [t.id for t in reversed(sent)]
     assert (page1.has_more, page2.has_more, page3.has_more) == (True, True, False)
@@ -444,11 +462,11 @@ async def test_another_users_transaction_is_not_found(
     await fund(sessions, ledger, asha.id, 1_000)
     view, _ = await transfer(sessions, ledger, asha.id, str(ravi.id), 100)
     async with sessions() as s:
-        assert (await ledger.transaction(s, ravi.id, view.id)).direction == "credit"
+        assert (await wallets.transaction(s, ravi.id, view.id)).direction == "credit"
         with pytest.raises(TransactionNotFound):
-            await ledger.transaction(s, eve.id, view.id)
+            await wallets.transaction(s, eve.id, view.id)
         with pytest.raises(TransactionNotFound):
-            await ledger.history(s, eve.id, starting_after=view.id)
+            await wallets.history(s, eve.id, starting_after=view.id)
 
 
 async def test_duplicate_phone_is_refused(sessions: SessionFactory, ledger: Ledger) -> None:
@@ -478,7 +496,7 @@ async def test_expired_idempotency_keys_are_deleted(
             )
         )
     deleted = await run_in_transaction(
-        sessions, lambda s: repository.delete_expired_idempotency_keys(s, limit=100)
+        sessions, lambda s: idempotency.delete_expired_idempotency_keys(s, limit=100)
     )
     assert deleted == 1
     async with sessions() as s:

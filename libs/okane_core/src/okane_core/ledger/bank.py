@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.errors import InvalidRequest, OkaneError
-from okane_core.ledger import repository as repo
 from okane_core.ledger.domain import FailureReason, Kind, Status
-from okane_core.ledger.service import Ledger
+from okane_core.ledger.repository import webhooks
+from okane_core.ledger.settlement import settle
 
 EVENT_TYPES: dict[str, tuple[Kind, bool]] = {
     "topup.succeeded": (Kind.TOPUP, True),
@@ -33,11 +33,9 @@ class BankEventResult:
     outcome: str  # ``applied``, ``settlement_expired`` or the code of the error that refused it
     response: dict[str, Any]
     replayed: bool
-    user_ids: tuple[str, ...] = ()  # whose wallet changed (for cache invalidation)
 
 
 async def apply_bank_event(
-    ledger: Ledger,
     session: AsyncSession,
     *,
     event_id: str,
@@ -48,18 +46,15 @@ async def apply_bank_event(
     if event_type not in EVENT_TYPES:
         raise InvalidRequest(f"type must be one of {', '.join(EVENT_TYPES)}", field="type")
     kind, success = EVENT_TYPES[event_type]
-    stored = await repo.claim_webhook_event(
+    stored = await webhooks.claim_webhook_event(
         session, event_id=event_id, event_type=event_type, reference=reference
     )
     if stored is not None:
         return BankEventResult(outcome=str(stored.get("outcome")), response=stored, replayed=True)
 
     transaction_id = None
-    user_ids: tuple[str, ...] = ()
     try:
-        view = await ledger.settle(
-            session, reference=reference, kind=kind, success=success, amount=amount
-        )
+        view = await settle(session, reference=reference, kind=kind, success=success, amount=amount)
     except OkaneError as refused:
         # Refusals happen before any write, so the claim and its answer still commit.
         outcome = refused.code
@@ -73,10 +68,6 @@ async def apply_bank_event(
         transaction_id = view.id
         expired = view.status == Status.FAILURE and view.failure_reason == FailureReason.EXPIRED
         outcome = EXPIRED if expired else APPLIED
-        wallet_account = view.credit_account_id if kind == Kind.TOPUP else view.debit_account_id
-        owner = await repo.account(session, wallet_account)
-        if owner is not None and owner.user_id is not None:
-            user_ids = (str(owner.user_id),)
         response = {
             "outcome": outcome,
             "event_id": event_id,
@@ -92,11 +83,11 @@ async def apply_bank_event(
             if expired
             else f"{kind} {view.status}",
         }
-    await repo.record_webhook_outcome(
+    await webhooks.record_webhook_outcome(
         session,
         event_id=event_id,
         outcome=outcome,
         transaction_id=transaction_id,
         response=response,
     )
-    return BankEventResult(outcome=outcome, response=response, replayed=False, user_ids=user_ids)
+    return BankEventResult(outcome=outcome, response=response, replayed=False)

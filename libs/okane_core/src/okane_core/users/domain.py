@@ -14,6 +14,17 @@ EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]{1,64}@[^@.\x00-\x20\x7f]+(\.[^@.\x00-\x20\x
 _EMAIL = re.compile(EMAIL_PATTERN)
 
 
+MAX_NAME_LENGTH = 100
+
+
+def clean_name(raw: str) -> str:
+    """A display name with its whitespace collapsed, 1 to MAX_NAME_LENGTH characters."""
+    name = " ".join(raw.split())
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise InvalidRequest(f"name must be 1 to {MAX_NAME_LENGTH} characters", field="name")
+    return name
+
+
 def normalize_phone(raw: str, *, field: str = "phone") -> str:
     """E.164 form. A bare 10-digit number is an Indian mobile number (+91)."""
     compact = re.sub(r"[\s\-()]", "", raw)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -15,20 +13,7 @@ from okane_core.db.changes import changes_of
 from okane_core.db.models import User
 from okane_core.db.sql import sql
 from okane_core.errors import DuplicateUser
-
-
-@dataclass(frozen=True, slots=True)
-class UserRecord:
-    id: uuid.UUID
-    name: str
-    phone: str | None
-    email: str | None
-    password_hash: str | None
-    google_subject: str | None
-    is_admin: bool
-    version: int
-    created_at: datetime
-
+from okane_core.users.views import ContactRecord, UserRecord
 
 _COLUMNS = (
     User.id,
@@ -66,6 +51,11 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> UserRecord | No
     return None if row is None else _record(row)
 
 
+async def users_by_ids(session: AsyncSession, user_ids: list[uuid.UUID]) -> list[UserRecord]:
+    rows = await session.execute(select(*_COLUMNS).where(User.id.in_(user_ids)))
+    return [_record(row) for row in rows]
+
+
 async def find_user(session: AsyncSession, by: str, value: str | uuid.UUID) -> UserRecord | None:
     """Look a user up by ``id``, ``phone``, ``email`` or ``google_subject``."""
     column = {
@@ -95,16 +85,6 @@ async def update_user(session: AsyncSession, user_id: uuid.UUID, **values: Any) 
     user = _record(row)
     changes_of(session.info).profiles[user.id] = user.version
     return user
-
-
-@dataclass(frozen=True, slots=True)
-class ContactRecord:
-    user_id: uuid.UUID
-    name: str
-    phone: str | None
-    email: str | None
-    last_paid_at: datetime
-    payments: int
 
 
 async def list_contacts(

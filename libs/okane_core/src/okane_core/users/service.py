@@ -6,12 +6,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.errors import InvalidRequest
 from okane_core.ids import new_id
-from okane_core.ledger.service import Ledger
+from okane_core.ledger.book import Ledger
+from okane_core.ledger.wallets import open_wallet
 from okane_core.users import repository as repo
-from okane_core.users.domain import normalize_email, normalize_phone
-from okane_core.users.repository import UserRecord
-
-MAX_NAME_LENGTH = 100
+from okane_core.users.domain import clean_name, normalize_email, normalize_phone
+from okane_core.users.views import UserRecord
 
 
 async def register_user(
@@ -26,20 +25,17 @@ async def register_user(
     is_admin: bool = False,
 ) -> UserRecord:
     """Create a user with an empty wallet (plus any configured welcome credit)."""
-    clean_name = " ".join(name.split())
-    if not clean_name or len(clean_name) > MAX_NAME_LENGTH:
-        raise InvalidRequest(f"name must be 1 to {MAX_NAME_LENGTH} characters", field="name")
     if phone is None and email is None:
         raise InvalidRequest("a phone number or an email address is required", field="phone")
     user = await repo.insert_user(
         session,
         id=new_id(),
-        name=clean_name,
+        name=clean_name(name),
         phone=None if phone is None else normalize_phone(phone),
         email=None if email is None else normalize_email(email),
         password_hash=password_hash,
         google_subject=google_subject,
         is_admin=is_admin,
     )
-    await ledger.open_wallet(session, user.id)
+    await open_wallet(ledger, session, user.id)
     return user

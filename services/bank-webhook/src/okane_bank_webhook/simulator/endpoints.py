@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from okane_bank_webhook.endpoints import REFERENCE_PATTERN, WebhookState
-from okane_bank_webhook.simulator import repository
+from okane_core.app import settlements
 from okane_core.banksim import BankSimulator
 from okane_core.settings import Settings
 from okane_web.money import format_inr
@@ -98,8 +98,7 @@ def _page(request: Request, name: str, status_code: int = 200, **context: Any) -
 async def waiting(request: Request) -> Response:
     """Everything waiting for the bank (the same list as ``okane bank list``)."""
     _, state = _parts(request)
-    async with state.sessions() as s:
-        payments = await repository.waiting(s, limit=50)
+    payments = await settlements.waiting_payments(state.okane.uow, limit=50)
     return _page(request, "index.html", payments=payments)
 
 
@@ -108,8 +107,7 @@ async def confirm(request: Request, reference: str, return_to: str | None = None
     simulator, state = _parts(request)
     payment = None
     if _REFERENCE.match(reference):
-        async with state.sessions() as s:
-            payment = await repository.payment(s, reference)
+        payment = await settlements.payment(state.okane.uow, reference)
     if payment is None:
         return _page(request, "missing.html", 404, reference=reference[:64])
     return _page(
@@ -128,8 +126,7 @@ async def decide(request: Request, reference: str) -> Response:
     token, decision = str(form.get("csrf_token", "")), str(form.get("decision", ""))
     if not hmac.compare_digest(simulator.form_token(reference), token):
         return _page(request, "missing.html", 403, reference=reference[:64])
-    async with state.sessions() as s:
-        payment = await repository.payment(s, reference)
+    payment = await settlements.payment(state.okane.uow, reference)
     if payment is None or decision not in {"approve", "decline"}:
         return _page(request, "missing.html", 404, reference=reference[:64])
     outcome = "succeeded" if decision == "approve" else "failed"

@@ -8,9 +8,8 @@ from typing import Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from okane_core.cache.client import BATCH_COMMAND_TIMEOUT, create_redis
-from okane_core.cache.store import VersionedStore
-from okane_core.cache.warm import parse_duration, warm
+from okane_core.app import reversals
+from okane_core.app.warming import parse_duration, warm_now
 from okane_user_api.deps import Admin, State
 from okane_user_api.schemas import ReversalRequest, TransactionOut
 from okane_web.problems import problem_responses
@@ -36,10 +35,8 @@ async def reverse(
     transaction_id: uuid.UUID, body: ReversalRequest, principal: Admin, state: State
 ) -> TransactionOut:
     """Undo a successful transaction with an opposite one. Each can be reversed once."""
-    view = await state.run(
-        lambda s: state.ledger.reverse(
-            s, transaction_id=transaction_id, initiator_id=principal.user_id, note=body.note
-        ),
+    view = await reversals.reverse(
+        state.okane, transaction_id=transaction_id, initiator_id=principal.user_id, note=body.note
     )
     return TransactionOut.of(view)
 
@@ -67,22 +64,12 @@ async def warm_cache(body: WarmRequest, _: Admin, state: State) -> WarmResult:
     """Warm the cache now, exactly as `okane warm` does."""
     window = None if body.active_within is None else parse_duration(body.active_within)
     assert state.settings.redis_url is not None
-    # A client of its own: warm pipelines carry thousands of commands, so they get the batch
-    # timeout, not the request path's 250 ms.
-    redis = create_redis(state.settings.redis_url, command_timeout=BATCH_COMMAND_TIMEOUT)
-    try:
-        store = VersionedStore(
-            redis,
-            value_ttl=state.settings.cache_ttl_seconds,
-            tombstone_ttl=state.settings.cache_tombstone_ttl_seconds,
-        )
-        summary = await warm(
-            state.sessions,
-            store,
-            targets=list(dict.fromkeys(body.targets)),
-            users=body.users,
-            active_within=window,
-        )
-    finally:
-        await redis.aclose()
+    summary = await warm_now(
+        state.settings,
+        state.okane.uow,
+        state.settings.redis_url,
+        targets=list(dict.fromkeys(body.targets)),
+        users=body.users,
+        active_within=window,
+    )
     return WarmResult(**summary.as_dict())

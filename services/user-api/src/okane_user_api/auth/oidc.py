@@ -13,15 +13,13 @@ import httpx
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.starlette_client import OAuth
 from joserfc.errors import JoseError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from okane_core.errors import AuthenticationFailed, DuplicateUser, NotFound
+from okane_core.app import profiles
+from okane_core.errors import AuthenticationFailed, NotFound
 from okane_core.settings import Settings
-from okane_core.users import repository as users
-from okane_core.users.repository import UserRecord
-from okane_core.users.service import register_user
+from okane_core.users.views import UserRecord
 from okane_user_api.auth.service import is_admin_email
 from okane_user_api.state import AppState
 
@@ -79,26 +77,10 @@ async def user_for(state: AppState, claims: dict[str, Any]) -> UserRecord:
     email = str(claims["email"]).lower() if verified else None
     name = str(claims.get("name") or (email or "OKANE user").split("@")[0])
 
-    async def find_or_create(s: AsyncSession) -> UserRecord:
-        user = await users.find_user(s, "google_subject", subject)
-        if user is not None:
-            return user
-        if email is not None:
-            existing = await users.find_user(s, "email", email)
-            if existing is not None:
-                if existing.google_subject is not None:
-                    raise DuplicateUser("this email belongs to another Google account")
-                return await users.update_user(s, existing.id, google_subject=subject)
-        if email is None:
-            raise AuthenticationFailed("a verified email is needed to create an account")
-        return await register_user(
-            s,
-            state.ledger,
-            name=name,
-            phone=None,
-            email=email,
-            google_subject=subject,
-            is_admin=is_admin_email(state, email),
-        )
-
-    return await state.run(find_or_create)
+    return await profiles.google_user(
+        state.okane,
+        subject=subject,
+        email=email,
+        name=name,
+        is_admin=is_admin_email(state, email),
+    )

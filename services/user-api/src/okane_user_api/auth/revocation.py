@@ -14,8 +14,8 @@ import uuid
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from okane_core.db.engine import SessionFactory
-from okane_user_api.auth import repository
+from okane_core.app import logins
+from okane_core.db.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,9 @@ def revoked_key(user_id: uuid.UUID, session_id: uuid.UUID) -> str:
 
 
 class Revocations:
-    def __init__(self, redis: Redis, sessions: SessionFactory, *, ttl_seconds: int) -> None:
+    def __init__(self, redis: Redis, uow: UnitOfWork, *, ttl_seconds: int) -> None:
         self._redis = redis
-        self._sessions = sessions
+        self._uow = uow
         self._ttl = ttl_seconds
 
     async def is_revoked(self, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
@@ -36,8 +36,7 @@ class Revocations:
             return bool(await self._redis.exists(revoked_key(user_id, session_id)))
         except RedisError as error:
             log.warning("revocation check fell back to the database: %s", error)
-        async with self._sessions() as db:
-            return not await repository.is_active(db, session_id)
+        return not await logins.is_active(self._uow, session_id)
 
     async def publish(self, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
         """Called after the revocation committed to the database."""

@@ -1,12 +1,11 @@
-"""Authentication use cases. Each runs in its own unit of work; none knows HTTP."""
+"""Authentication: rate limits, passwords and tokens around the login-session use cases
+(``okane_core.app.logins``). None of it knows HTTP."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from okane_core.app import logins, profiles, reads
 from okane_core.errors import (
     AuthenticationFailed,
     InvalidCredentials,
@@ -14,11 +13,8 @@ from okane_core.errors import (
     RateLimited,
 )
 from okane_core.ids import new_id
-from okane_core.users import repository as users
 from okane_core.users.domain import normalize_email, normalize_phone
-from okane_core.users.repository import UserRecord
-from okane_core.users.service import register_user
-from okane_user_api.auth import repository
+from okane_core.users.views import UserRecord
 from okane_user_api.auth.revocation import Revocations
 from okane_user_api.auth.tokens import Principal, hash_refresh_token, new_refresh_token
 from okane_user_api.state import AppState
@@ -42,31 +38,26 @@ async def signup(
 ) -> UserRecord:
     password_hash = await state.passwords.hash(password)
     clean_email = None if email is None else normalize_email(email)
-    return await state.run(
-        lambda s: register_user(
-            s,
-            state.ledger,
-            name=name,
-            phone=phone,
-            email=clean_email,
-            password_hash=password_hash,
-            is_admin=is_admin_email(state, clean_email),
-        ),
+    return await profiles.sign_up(
+        state.okane,
+        name=name,
+        phone=phone,
+        email=clean_email,
+        password_hash=password_hash,
+        is_admin=is_admin_email(state, clean_email),
     )
 
 
 async def start_session(state: AppState, user: UserRecord, *, method: str) -> IssuedTokens:
     session_id = new_id()
     refresh = new_refresh_token()
-    await state.run(
-        lambda s: repository.create_session(
-            s,
-            session_id=session_id,
-            user_id=user.id,
-            refresh_hash=hash_refresh_token(refresh),
-            method=method,
-            lifetime_seconds=state.settings.refresh_token_seconds,
-        ),
+    await logins.open_session(
+        state.okane.uow,
+        session_id=session_id,
+        user_id=user.id,
+        credential_hash=hash_refresh_token(refresh),
+        method=method,
+        lifetime_seconds=state.settings.refresh_token_seconds,
     )
     access = state.tokens.issue(user.id, session_id, is_admin=user.is_admin)
     return IssuedTokens(access, refresh, state.tokens.lifetime_seconds, user)
@@ -103,8 +94,7 @@ async def authenticate(state: AppState, *, login: str, password: str, client: st
     wait = await state.limiter.peek("login-account", account, settings.login_attempts_per_account)
     if wait is not None:
         raise RateLimited("too many failed logins for this account", retry_after=wait)
-    async with state.sessions() as s:
-        user = await users.find_user(s, by, value)
+    user = await reads.find_user(state.okane.uow, by, value)
     if not await state.passwords.verify(None if user is None else user.password_hash, password):
         await state.limiter.hit(
             "login-account", account, settings.login_attempts_per_account, window
@@ -119,31 +109,21 @@ async def refresh(state: AppState, revocations: Revocations, token: str) -> Issu
     """Rotate the refresh token. Presenting an already-rotated token means it was copied:
     the whole session is revoked."""
     new_refresh = new_refresh_token()
-
-    async def rotate(s: AsyncSession) -> tuple[uuid.UUID, uuid.UUID, bool]:
-        row = await repository.lock_session_by_token(s, hash_refresh_token(token))
-        if row is None or row.revoked_at is not None:
-            raise AuthenticationFailed("the refresh token is invalid")
-        if row.reused:
-            await repository.revoke(s, row.id)
-            return row.user_id, row.id, False
-        if not await repository.is_active(s, row.id):
-            raise AuthenticationFailed("the refresh token has expired")
-        await repository.rotate(s, row.id, hash_refresh_token(new_refresh))
-        return row.user_id, row.id, True
-
-    user_id, session_id, rotated = await state.run(rotate)
-    if not rotated:
-        await revocations.publish(user_id, session_id)
+    rotation = await logins.rotate(
+        state.okane.uow,
+        old_hash=hash_refresh_token(token),
+        new_hash=hash_refresh_token(new_refresh),
+    )
+    if not rotation.rotated:
+        await revocations.publish(rotation.user_id, rotation.session_id)
         raise AuthenticationFailed("the refresh token was already used; the session is ended")
-    async with state.sessions() as s:
-        user = await users.get_user(s, user_id)
+    user = await reads.get_user(state.okane.uow, rotation.user_id)
     if user is None:
         raise AuthenticationFailed("the user no longer exists")
-    access = state.tokens.issue(user.id, session_id, is_admin=user.is_admin)
+    access = state.tokens.issue(user.id, rotation.session_id, is_admin=user.is_admin)
     return IssuedTokens(access, new_refresh, state.tokens.lifetime_seconds, user)
 
 
 async def logout(state: AppState, revocations: Revocations, principal: Principal) -> None:
-    await state.run(lambda s: repository.revoke(s, principal.session_id))
+    await logins.end_session(state.okane.uow, principal.session_id)
     await revocations.publish(principal.user_id, principal.session_id)

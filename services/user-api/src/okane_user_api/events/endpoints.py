@@ -33,7 +33,7 @@ def _frame(event_id: str | None, data: dict[str, Any]) -> bytes:
 
 
 async def _snapshot(state: AppState, principal: CurrentUser) -> dict[str, Any]:
-    wallet = await state.cache.reads.wallet(principal.user_id)
+    wallet = await state.okane.cache.reads.wallet(principal.user_id)
     return {
         "type": "wallet",
         "version": wallet.version,

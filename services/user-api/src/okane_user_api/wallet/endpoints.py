@@ -7,9 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
 
+from okane_core.app import profiles, reads, topups, transfers, withdrawals
 from okane_core.ledger.views import TransactionView
-from okane_core.users import repository as users
-from okane_core.users.domain import normalize_email
 from okane_user_api.deps import CurrentUser, State
 from okane_user_api.schemas import (
     ContactList,
@@ -62,26 +61,21 @@ def _created(view: TransactionView, replayed: bool, response: Response) -> Trans
 
 @router.get("/me", responses=AUTH)
 async def me(principal: CurrentUser, state: State) -> UserOut:
-    return UserOut.of(await state.cache.reads.profile(principal.user_id))
+    return UserOut.of(await state.okane.cache.reads.profile(principal.user_id))
 
 
 @router.patch("/me", responses=problem_responses(401, 409, 413, 422, d409="email taken"))
 async def update_me(body: ProfileUpdate, principal: CurrentUser, state: State) -> UserOut:
-    changes: dict[str, str] = {}
-    if body.name is not None:
-        changes["name"] = " ".join(body.name.split())
-    if body.email is not None:
-        changes["email"] = normalize_email(body.email)
-    if not changes:
-        return UserOut.of(await state.cache.reads.profile(principal.user_id))
-    user = await state.run(lambda s: users.update_user(s, principal.user_id, **changes))
+    user = await profiles.update_profile(
+        state.okane, principal.user_id, name=body.name, email=body.email
+    )
     return UserOut.of(user)
 
 
 @router.get("/wallet", responses=AUTH)
 async def wallet(principal: CurrentUser, state: State) -> WalletOut:
     """Balance in paise. Served from the cache, never older than the last acknowledged write."""
-    return WalletOut.of(await state.cache.reads.wallet(principal.user_id))
+    return WalletOut.of(await state.okane.cache.reads.wallet(principal.user_id))
 
 
 @router.post("/topups", status_code=status.HTTP_201_CREATED, responses=MOVE)
@@ -94,10 +88,8 @@ async def start_topup(
 ) -> TransactionOut:
     """Start adding money from the bank. The top-up stays ``processing`` until the bank
     confirms it (quoting ``reference``) through the bank webhook."""
-    view, replayed = await state.run(
-        lambda s: state.ledger.start_topup(
-            s, user_id=principal.user_id, amount=body.amount, idempotency_key=key
-        ),
+    view, replayed = await topups.start_topup(
+        state.okane, user_id=principal.user_id, amount=body.amount, idempotency_key=key
     )
     return _created(view, replayed, response)
 
@@ -112,15 +104,13 @@ async def transfer(
 ) -> TransactionOut:
     """Pay another user by phone, email or user id. Not enough money is a ``failure`` with
     reason ``insufficient_funds`` (recorded, nothing moved)."""
-    view, replayed = await state.run(
-        lambda s: state.ledger.transfer(
-            s,
-            user_id=principal.user_id,
-            to=body.to,
-            amount=body.amount,
-            note=body.note,
-            idempotency_key=key,
-        ),
+    view, replayed = await transfers.transfer(
+        state.okane,
+        user_id=principal.user_id,
+        to=body.to,
+        amount=body.amount,
+        note=body.note,
+        idempotency_key=key,
     )
     return _created(view, replayed, response)
 
@@ -134,10 +124,8 @@ async def withdraw(
     response: Response,
 ) -> TransactionOut:
     """Withdraw to the bank: the amount is held (``locked``) until the bank pays it out."""
-    view, replayed = await state.run(
-        lambda s: state.ledger.request_withdrawal(
-            s, user_id=principal.user_id, amount=body.amount, idempotency_key=key
-        ),
+    view, replayed = await withdrawals.request_withdrawal(
+        state.okane, user_id=principal.user_id, amount=body.amount, idempotency_key=key
     )
     return _created(view, replayed, response)
 
@@ -157,13 +145,10 @@ async def transactions(
 ) -> TransactionPage:
     """History, newest first, paginated by cursor."""
     if starting_after is None and kind is None and status_filter is None:
-        page = await state.cache.reads.history(principal.user_id, limit)
-        return TransactionPage(
-            data=[TransactionOut.of(v) for v in page.data], has_more=page.has_more
-        )
-    async with state.sessions() as s:
-        page = await state.ledger.history(
-            s,
+        page = await state.okane.cache.reads.history(principal.user_id, limit)
+    else:
+        page = await reads.history(
+            state.okane.uow,
             principal.user_id,
             limit=limit,
             starting_after=starting_after,
@@ -177,10 +162,9 @@ async def transactions(
 async def transaction(
     transaction_id: uuid.UUID, principal: CurrentUser, state: State
 ) -> TransactionOut:
-    async with state.sessions() as s:
-        return TransactionOut.of(
-            await state.ledger.transaction(s, principal.user_id, transaction_id)
-        )
+    return TransactionOut.of(
+        await reads.transaction(state.okane.uow, principal.user_id, transaction_id)
+    )
 
 
 @router.get("/contacts", responses=READ)
@@ -190,5 +174,5 @@ async def contacts(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ContactList:
     """People this user paid or was paid by, most recent first."""
-    found = await state.cache.reads.contacts(principal.user_id, limit)
+    found = await state.okane.cache.reads.contacts(principal.user_id, limit)
     return ContactList(data=[ContactOut.of(c) for c in found])

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from okane_core.errors import OkaneError, RateLimited
-from okane_core.users.repository import UserRecord
+from okane_core.users.views import UserRecord
 from okane_user_api.state import AppState
 from okane_user_api.web import present, session
 from okane_user_api.web.csrf import FIELD, CsrfGuard
@@ -99,7 +99,7 @@ class Page:
     async def user(self) -> UserRecord | None:
         if self.session is None:
             return None
-        return await self.state.cache.reads.profile(self.session.user_id)
+        return await self.state.okane.cache.reads.profile(self.session.user_id)
 
     async def render(
         self, template: str, *, status_code: int = 200, **context: Any

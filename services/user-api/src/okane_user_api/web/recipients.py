@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import uuid
 
+from okane_core.app import reads
 from okane_core.errors import RateLimited, RecipientNotFound, SelfTransfer
-from okane_core.users import repository as users
 from okane_core.users.domain import normalize_email, normalize_phone
 from okane_user_api.state import AppState
 
@@ -32,8 +32,7 @@ async def recipient_name(state: AppState, payer: uuid.UUID, raw: str) -> str:
         raise RateLimited(
             "Too many recipient look-ups; wait a few minutes and try again.", retry_after=wait
         )
-    async with state.sessions() as s:
-        user = await users.find_user(s, by, value)
+    user = await reads.find_user(state.okane.uow, by, value)
     if user is None:
         raise RecipientNotFound(f"No OKANE user has this {by}.", field="to")
     if user.id == payer:

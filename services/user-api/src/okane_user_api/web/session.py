@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from okane_core.app import logins
 from okane_core.ids import new_id
 from okane_core.settings import Settings
-from okane_core.users.repository import UserRecord
-from okane_user_api.auth import repository as auth_repository
+from okane_core.users.views import UserRecord
 from okane_user_api.auth.revocation import Revocations
 from okane_user_api.auth.tokens import Principal, hash_refresh_token
 from okane_user_api.state import AppState
-from okane_user_api.web import repository
 
 _DOMAIN = "okane-web\x00"
 
@@ -62,15 +61,13 @@ def cookie_name(settings: Settings) -> str:
 async def start(state: AppState, user: UserRecord, *, method: str) -> str:
     """Open a session for ``user``; returns the credential for the cookie."""
     credential = secrets.token_urlsafe(32)
-    await state.run(
-        lambda s: auth_repository.create_session(
-            s,
-            session_id=new_id(),
-            user_id=user.id,
-            refresh_hash=_hash(credential),
-            method=f"web-{method}"[:16],
-            lifetime_seconds=state.settings.refresh_token_seconds,
-        ),
+    await logins.open_session(
+        state.okane.uow,
+        session_id=new_id(),
+        user_id=user.id,
+        credential_hash=_hash(credential),
+        method=f"web-{method}"[:16],
+        lifetime_seconds=state.settings.refresh_token_seconds,
     )
     return credential
 
@@ -79,15 +76,14 @@ async def resolve(state: AppState, request: Request) -> WebSession | None:
     credential = request.cookies.get(cookie_name(state.settings))
     if not credential or len(credential) > 128:
         return None
-    async with state.sessions() as s:
-        found = await repository.active_session(s, _hash(credential))
+    found = await logins.active_session(state.okane.uow, _hash(credential))
     if found is None:
         return None
     return WebSession(found.id, found.user_id, found.is_admin, int(found.expires_at.timestamp()))
 
 
 async def end(state: AppState, revocations: Revocations, session: WebSession) -> None:
-    await state.run(lambda s: auth_repository.revoke(s, session.id))
+    await logins.end_session(state.okane.uow, session.id)
     await revocations.publish(session.user_id, session.id)
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from okane_core.app import reads
 from okane_core.errors import TransactionNotFound
 from okane_core.ledger.views import TransactionView
 from okane_user_api.web.export import history_csv
@@ -38,15 +39,14 @@ async def history(
 ) -> Response:
     chosen_kind = _filter(kind, KIND_LABELS)
     chosen_status = _filter(status, STATUS_LABELS)
-    async with page.state.sessions() as s:
-        found = await page.state.ledger.history(
-            s,
-            page.signed_in.user_id,
-            limit=PAGE_SIZE,
-            starting_after=_cursor(after),
-            kind=chosen_kind,
-            status=chosen_status,
-        )
+    found = await reads.history(
+        page.state.okane.uow,
+        page.signed_in.user_id,
+        limit=PAGE_SIZE,
+        starting_after=_cursor(after),
+        kind=chosen_kind,
+        status=chosen_status,
+    )
     filters = {k: v for k, v in (("kind", chosen_kind), ("status", chosen_status)) if v}
     return await page.render(
         "history.html",
@@ -67,20 +67,19 @@ async def history_export(
     """Every transaction matching the filters (up to 10,000), newest first."""
     views: list[TransactionView] = []
     cursor: uuid.UUID | None = None
-    async with page.state.sessions() as s:
-        while len(views) < EXPORT_MAX_ROWS:
-            found = await page.state.ledger.history(
-                s,
-                page.signed_in.user_id,
-                limit=EXPORT_PAGE,
-                starting_after=cursor,
-                kind=_filter(kind, KIND_LABELS),
-                status=_filter(status, STATUS_LABELS),
-            )
-            views += found.data
-            if not found.has_more or not found.data:
-                break
-            cursor = found.data[-1].id
+    while len(views) < EXPORT_MAX_ROWS:
+        found = await reads.history(
+            page.state.okane.uow,
+            page.signed_in.user_id,
+            limit=EXPORT_PAGE,
+            starting_after=cursor,
+            kind=_filter(kind, KIND_LABELS),
+            status=_filter(status, STATUS_LABELS),
+        )
+        views += found.data
+        if not found.has_more or not found.data:
+            break
+        cursor = found.data[-1].id
     day = datetime.now(UTC).strftime("%Y-%m-%d")
     return Response(
         history_csv(views),
@@ -97,8 +96,7 @@ async def _transaction(page: Page, transaction_id: str) -> TransactionView:
         wanted = uuid.UUID(transaction_id)
     except ValueError:
         raise TransactionNotFound("There is no such transaction in your wallet.") from None
-    async with page.state.sessions() as s:
-        return await page.state.ledger.transaction(s, page.signed_in.user_id, wanted)
+    return await reads.transaction(page.state.okane.uow, page.signed_in.user_id, wanted)
 
 
 @router.get("/transactions/{transaction_id}")
@@ -114,5 +112,5 @@ async def receipt_part(page: UserPage, transaction_id: str) -> Response:
 
 @router.get("/contacts")
 async def contacts(page: UserPage) -> Response:
-    found = await page.state.cache.reads.contacts(page.signed_in.user_id, 100)
+    found = await page.state.okane.cache.reads.contacts(page.signed_in.user_id, 100)
     return await page.render("contacts.html", contacts=found)

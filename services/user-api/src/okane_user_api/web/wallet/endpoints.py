@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from okane_core.app import topups, transfers, withdrawals
 from okane_core.errors import InvalidRequest, OkaneError, RateLimited
 from okane_user_api.events.endpoints import event_stream
 from okane_user_api.schemas import TopupRequest, TransferRequest, WithdrawalRequest
@@ -47,7 +48,7 @@ def receipt_url(transaction_id: object) -> str:
 
 async def _summary(page: Page) -> dict[str, Any]:
     user_id = page.signed_in.user_id
-    reads = page.state.cache.reads
+    reads = page.state.okane.cache.reads
     wallet = await reads.wallet(user_id)
     recent = await reads.history(user_id, RECENT)
     return {"wallet": wallet, "recent": recent.data, "more": recent.has_more}
@@ -55,7 +56,7 @@ async def _summary(page: Page) -> dict[str, Any]:
 
 @router.get("")
 async def dashboard(page: UserPage) -> Response:
-    contacts = await page.state.cache.reads.contacts(page.signed_in.user_id, QUICK_PAYEES)
+    contacts = await page.state.okane.cache.reads.contacts(page.signed_in.user_id, QUICK_PAYEES)
     return await page.render("dashboard.html", contacts=contacts, **await _summary(page))
 
 
@@ -100,10 +101,11 @@ async def add_money(page: UserPage) -> Response:
     typed = form.get("amount", "")
     try:
         body = validate(TopupRequest, amount=parse_rupees(typed))
-        view, _ = await page.state.run(
-            lambda s: page.state.ledger.start_topup(
-                s, user_id=page.signed_in.user_id, amount=body.amount, idempotency_key=_key(form)
-            ),
+        view, _ = await topups.start_topup(
+            page.state.okane,
+            user_id=page.signed_in.user_id,
+            amount=body.amount,
+            idempotency_key=_key(form),
         )
     except InvalidRequest as error:
         return await _add_form(page, amount=typed, error=error.message)
@@ -133,7 +135,7 @@ async def _send_form(
     error: str | None = None,
     field: str | None = None,
 ) -> Response:
-    contacts = await page.state.cache.reads.contacts(page.signed_in.user_id, QUICK_PAYEES)
+    contacts = await page.state.okane.cache.reads.contacts(page.signed_in.user_id, QUICK_PAYEES)
     return await page.render(
         "send.html",
         status_code=200 if error is None else 422,
@@ -202,15 +204,13 @@ async def send(page: UserPage) -> Response:
     try:
         amount = parse_rupees(form.get("amount", ""))
         body = validate(TransferRequest, to=to, amount=amount, note=note or None)
-        view, _ = await page.state.run(
-            lambda s: page.state.ledger.transfer(
-                s,
-                user_id=page.signed_in.user_id,
-                to=body.to,
-                amount=body.amount,
-                note=body.note,
-                idempotency_key=_key(form),
-            ),
+        view, _ = await transfers.transfer(
+            page.state.okane,
+            user_id=page.signed_in.user_id,
+            to=body.to,
+            amount=body.amount,
+            note=body.note,
+            idempotency_key=_key(form),
         )
     except OkaneError as error:
         if status_for(error) >= 500:
@@ -230,7 +230,7 @@ async def send(page: UserPage) -> Response:
 
 
 async def _withdraw_form(page: Page, *, amount: str = "", error: str | None = None) -> Response:
-    wallet = await page.state.cache.reads.wallet(page.signed_in.user_id)
+    wallet = await page.state.okane.cache.reads.wallet(page.signed_in.user_id)
     return await page.render(
         "withdraw.html",
         status_code=200 if error is None else 422,
@@ -252,10 +252,11 @@ async def withdraw(page: UserPage) -> Response:
     typed = form.get("amount", "")
     try:
         body = validate(WithdrawalRequest, amount=parse_rupees(typed))
-        view, _ = await page.state.run(
-            lambda s: page.state.ledger.request_withdrawal(
-                s, user_id=page.signed_in.user_id, amount=body.amount, idempotency_key=_key(form)
-            ),
+        view, _ = await withdrawals.request_withdrawal(
+            page.state.okane,
+            user_id=page.signed_in.user_id,
+            amount=body.amount,
+            idempotency_key=_key(form),
         )
     except OkaneError as error:
         if status_for(error) >= 500:

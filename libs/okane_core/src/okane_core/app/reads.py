@@ -1,6 +1,7 @@
-"""Read-through caching of what people look at most: balance, first page of history, profile,
-contacts. Every read returns what PostgreSQL holds at a version no older than the last write
-acknowledged to anyone (see ``store.py`` for why that holds)."""
+"""The read use cases. What people look at most (balance, first page of history, profile,
+contacts) is read through the cache: every such read returns what PostgreSQL holds at a version
+no older than the last write acknowledged to anyone (see ``cache/store.py`` for why that holds).
+Filtered or deeper pages, single transactions and look-ups go to PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ from typing import TypeVar
 
 from redis.asyncio.client import Pipeline
 
-from okane_core.cache import codec, keys
+from okane_core.app import codec
+from okane_core.cache import keys
 from okane_core.cache.store import VersionedStore
 from okane_core.db.changes import Changes
-from okane_core.db.engine import SessionFactory
+from okane_core.db.uow import UnitOfWork
 from okane_core.errors import UserNotFound
-from okane_core.ledger.service import Ledger
-from okane_core.ledger.views import HistoryPage, Wallet
+from okane_core.ledger import wallets
+from okane_core.ledger.views import HistoryPage, TransactionView, Wallet
 from okane_core.users import repository as users_repo
-from okane_core.users.repository import ContactRecord, UserRecord
+from okane_core.users.views import ContactRecord, UserRecord
 
 T = TypeVar("T")
 
@@ -30,12 +32,10 @@ CONTACTS_PAGE = 20
 class ReadCache:
     """The cached reads. With ``store=None`` every read goes to PostgreSQL (cache disabled)."""
 
-    def __init__(
-        self, store: VersionedStore | None, sessions: SessionFactory, ledger: Ledger
-    ) -> None:
+    def __init__(self, store: VersionedStore | None, uow: UnitOfWork) -> None:
         self.store = store
-        self.sessions = sessions
-        self.ledger = ledger
+        self.uow = uow
+        self.sessions = uow.sessions
 
     async def _through(
         self,
@@ -57,7 +57,7 @@ class ReadCache:
     async def wallet(self, user_id: uuid.UUID) -> Wallet:
         async def load() -> tuple[int, Wallet, bytes]:
             async with self.sessions() as s:
-                wallet = await self.ledger.wallet(s, user_id)
+                wallet = await wallets.wallet(s, user_id)
             return wallet.version, wallet, codec.encode_wallet(wallet)
 
         return await self._through(
@@ -71,8 +71,8 @@ class ReadCache:
             async with self.sessions() as s:
                 # The version is read first: content read after it is at least as new, so
                 # labelling it with this version can only make a later fill lose, never win.
-                wallet = await self.ledger.wallet(s, user_id)
-                page = await self.ledger.history(s, user_id, limit=HISTORY_PAGE)
+                wallet = await wallets.wallet(s, user_id)
+                page = await wallets.history(s, user_id, limit=HISTORY_PAGE)
             return wallet.version, page, codec.encode_history(page)
 
         page = await self._through(
@@ -97,7 +97,7 @@ class ReadCache:
     async def contacts(self, user_id: uuid.UUID, limit: int) -> list[ContactRecord]:
         async def load() -> tuple[int, list[ContactRecord], bytes]:
             async with self.sessions() as s:
-                wallet = await self.ledger.wallet(s, user_id)
+                wallet = await wallets.wallet(s, user_id)
                 found = await users_repo.list_contacts(s, user_id, limit=CONTACTS_PAGE)
             return wallet.version, found, codec.encode_contacts(found)
 
@@ -126,3 +126,36 @@ class ReadCache:
             for user_id, version in changes.profiles.items()
         ]
         await self.store.invalidate(entries, also)
+
+
+async def transaction(
+    uow: UnitOfWork, user_id: uuid.UUID, transaction_id: uuid.UUID
+) -> TransactionView:
+    """One of this user's transactions (another user's is indistinguishable from none)."""
+    return await uow.read(lambda s: wallets.transaction(s, user_id, transaction_id))
+
+
+async def history(
+    uow: UnitOfWork,
+    user_id: uuid.UUID,
+    *,
+    limit: int,
+    starting_after: uuid.UUID | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+) -> HistoryPage:
+    """A filtered or later page of history, from PostgreSQL."""
+    return await uow.read(
+        lambda s: wallets.history(
+            s, user_id, limit=limit, starting_after=starting_after, kind=kind, status=status
+        )
+    )
+
+
+async def find_user(uow: UnitOfWork, by: str, value: str | uuid.UUID) -> UserRecord | None:
+    """The user with this exact phone, email or id, if any."""
+    return await uow.read(lambda s: users_repo.find_user(s, by, value))
+
+
+async def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> UserRecord | None:
+    return await uow.read(lambda s: users_repo.get_user(s, user_id))

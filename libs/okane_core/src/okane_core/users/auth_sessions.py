@@ -1,4 +1,5 @@
-"""SQL for login sessions."""
+"""SQL of login sessions (``auth_sessions``): the API's refresh-token sessions and the web
+app's cookie sessions alike."""
 
 from __future__ import annotations
 
@@ -83,3 +84,26 @@ async def is_active(session: AsyncSession, session_id: uuid.UUID) -> bool:
         {"id": session_id},
     )
     return result.scalar_one_or_none() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSession:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    is_admin: bool
+    expires_at: datetime
+
+
+async def active_session(session: AsyncSession, credential_hash: bytes) -> ActiveSession | None:
+    """The live (not revoked, not expired) session whose credential hashes to this."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT s.id, s.user_id, u.is_admin, s.expires_at FROM auth_sessions s "
+                "JOIN users u ON u.id = s.user_id WHERE s.refresh_token_hash = :hash "
+                "AND s.revoked_at IS NULL AND s.expires_at > now()"
+            ),
+            {"hash": credential_hash},
+        )
+    ).one_or_none()
+    return None if row is None else ActiveSession(*row)

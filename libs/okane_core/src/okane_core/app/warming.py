@@ -13,16 +13,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import text
-
-from okane_core.cache import codec, keys
-from okane_core.cache.reads import CONTACTS_PAGE, HISTORY_PAGE
+from okane_core.app import codec
+from okane_core.app.reads import CONTACTS_PAGE, HISTORY_PAGE
+from okane_core.cache import keys
+from okane_core.cache.client import BATCH_COMMAND_TIMEOUT, create_redis
 from okane_core.cache.store import VersionedStore
-from okane_core.db.engine import SessionFactory
-from okane_core.ledger.repository import history_for_accounts
-from okane_core.ledger.views import Wallet
+from okane_core.db.uow import UnitOfWork
+from okane_core.ledger.repository import accounts
+from okane_core.ledger.repository.history import history_for_accounts
 from okane_core.observability import metrics
-from okane_core.users.repository import ContactRecord, UserRecord, contacts_for_users
+from okane_core.settings import Settings
+from okane_core.users import repository as users
+from okane_core.users.views import ContactRecord, UserRecord
 
 TARGETS = ("balances", "profiles", "contacts", "history")
 BATCH = 1000
@@ -56,7 +58,7 @@ def parse_duration(raw: str) -> timedelta:
 
 
 async def warm(
-    sessions: SessionFactory,
+    uow: UnitOfWork,
     store: VersionedStore,
     *,
     targets: Sequence[str] = TARGETS,
@@ -73,10 +75,12 @@ async def warm(
     started = time.monotonic()
     summary = WarmSummary(targets=dict.fromkeys(targets, 0), written=dict.fromkeys(targets, 0))
     try:
-        user_ids = await _hot_users(sessions, users, active_within)
+        user_ids = await uow.read(
+            lambda s: accounts.recently_active_users(s, limit=users, active_within=active_within)
+        )
         for start in range(0, len(user_ids), batch):
             chunk = user_ids[start : start + batch]
-            await _warm_batch(sessions, store, chunk, targets, summary)
+            await _warm_batch(uow, store, chunk, targets, summary)
             summary.users += len(chunk)
             if progress is not None:
                 progress(summary.users, len(user_ids))
@@ -91,51 +95,21 @@ async def warm(
     return summary
 
 
-async def _hot_users(
-    sessions: SessionFactory, limit: int | None, active_within: timedelta | None
-) -> list[uuid.UUID]:
-    sql = "SELECT user_id FROM accounts WHERE kind = 'wallet'"
-    params: dict[str, Any] = {}
-    if active_within is not None:
-        sql += " AND updated_at > now() - :window"
-        params["window"] = active_within
-    sql += " ORDER BY updated_at DESC, id DESC"
-    if limit is not None:
-        sql += " LIMIT :limit"
-        params["limit"] = limit
-    async with sessions() as s:
-        return list((await s.execute(text(sql), params)).scalars())
-
-
 async def _warm_batch(
-    sessions: SessionFactory,
+    uow: UnitOfWork,
     store: VersionedStore,
     user_ids: list[uuid.UUID],
     targets: Sequence[str],
     summary: WarmSummary,
 ) -> None:
-    async with sessions() as s, s.begin():
+    async with uow.sessions() as s, s.begin():
         # One snapshot for the batch; versions are read before the content they label.
-        wallet_rows = (
-            await s.execute(
-                text(
-                    "SELECT id, user_id, currency, available, locked, version FROM accounts "
-                    "WHERE user_id = ANY(:ids)"
-                ),
-                {"ids": user_ids},
-            )
-        ).all()
-        wallets = {row.user_id: Wallet(*row) for row in wallet_rows}
-        profiles: dict[uuid.UUID, UserRecord] = {}
-        if "profiles" in targets:
-            rows = await s.execute(
-                text(
-                    "SELECT id, name, phone, email, NULL, google_subject, is_admin, version, "
-                    "created_at FROM users WHERE id = ANY(:ids)"
-                ),
-                {"ids": user_ids},
-            )
-            profiles = {row[0]: UserRecord(*row) for row in rows}
+        wallets = {w.user_id: w for w in await accounts.wallets_of_users(s, user_ids)}
+        profiles: dict[uuid.UUID, UserRecord] = (
+            {u.id: u for u in await users.users_by_ids(s, user_ids)}
+            if "profiles" in targets
+            else {}
+        )
         histories = (
             await history_for_accounts(
                 s, {w.account_id: w.user_id for w in wallets.values()}, limit=HISTORY_PAGE
@@ -144,7 +118,7 @@ async def _warm_batch(
             else {}
         )
         contacts: dict[uuid.UUID, list[ContactRecord]] = (
-            await contacts_for_users(s, user_ids, limit=CONTACTS_PAGE)
+            await users.contacts_for_users(s, user_ids, limit=CONTACTS_PAGE)
             if "contacts" in targets
             else {}
         )
@@ -173,3 +147,36 @@ async def _warm_batch(
             summary.targets[target] += 1
     for target, count in stored.items():
         summary.written[target] += count
+
+
+async def warm_now(
+    settings: Settings,
+    uow: UnitOfWork,
+    redis_url: str,
+    *,
+    targets: Sequence[str] = TARGETS,
+    users: int | None = None,
+    active_within: timedelta | None = None,
+    batch: int = BATCH,
+    progress: Callable[[int, int], None] | None = None,
+) -> WarmSummary:
+    """A warm run on a Redis client of its own: warm pipelines carry thousands of commands, so
+    they get the batch timeout, not the request path's."""
+    redis = create_redis(redis_url, command_timeout=BATCH_COMMAND_TIMEOUT)
+    try:
+        store = VersionedStore(
+            redis,
+            value_ttl=settings.cache_ttl_seconds,
+            tombstone_ttl=settings.cache_tombstone_ttl_seconds,
+        )
+        return await warm(
+            uow,
+            store,
+            targets=targets,
+            users=users,
+            active_within=active_within,
+            batch=batch,
+            progress=progress,
+        )
+    finally:
+        await redis.aclose()

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from okane_core.ledger.views import HistoryPage, TransactionView, Wallet
-from okane_core.users.repository import ContactRecord, UserRecord
+from okane_core.users.views import ContactRecord, UserRecord
 
 _TXN_UUIDS = ("id", "initiator_id", "reverses_id", "counterparty_id")
 _TXN_TIMES = ("expires_at", "created_at", "updated_at", "settled_at")

@@ -1,0 +1,59 @@
+"""What a process builds once (in an app factory or a CLI command, never at import time) and
+hands to every use case: settings, the ledger's configuration, the unit of work and the cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from okane_core.app.reads import ReadCache
+from okane_core.cache.events import EventPublisher
+from okane_core.cache.store import VersionedStore
+from okane_core.db.changes import Changes
+from okane_core.db.engine import create_session_factory
+from okane_core.db.uow import UnitOfWork
+from okane_core.ledger.book import Ledger
+from okane_core.observability.ledger import record_committed
+from okane_core.settings import Settings
+
+
+@dataclass
+class Cache:
+    reads: ReadCache
+    store: VersionedStore
+    events: EventPublisher
+
+    async def committed(self, changes: Changes) -> None:
+        """The commit hook of every write path: metrics, then invalidate and tell connected
+        clients in one round trip (through the circuit breaker; nothing here can fail the
+        request)."""
+        record_committed(changes)
+        events = self.events.queue(changes)
+        if self.reads.store is not None:
+            await self.reads.invalidate(changes, events)
+        else:
+            await self.store.invalidate([], events)
+
+
+@dataclass
+class Okane:
+    settings: Settings
+    ledger: Ledger
+    uow: UnitOfWork
+    cache: Cache
+
+
+def build_okane(settings: Settings, engine: AsyncEngine, redis: Redis) -> Okane:
+    sessions = create_session_factory(engine)
+    store = VersionedStore(
+        redis,
+        value_ttl=settings.cache_ttl_seconds,
+        tombstone_ttl=settings.cache_tombstone_ttl_seconds,
+    )
+    reads_uow = UnitOfWork(sessions)
+    reads = ReadCache(store if settings.cache_enabled else None, reads_uow)
+    cache = Cache(reads=reads, store=store, events=EventPublisher(redis))
+    uow = UnitOfWork(sessions, on_commit=cache.committed, max_retries=settings.max_retries)
+    return Okane(settings=settings, ledger=Ledger(settings), uow=uow, cache=cache)

@@ -1,0 +1,73 @@
+"""Use cases of login sessions: open, rotate, end, and check one. Tokens, cookies and password
+hashing stay with the service that issues them; these keep the session rows."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okane_core.db.uow import UnitOfWork
+from okane_core.errors import AuthenticationFailed
+from okane_core.users import auth_sessions
+from okane_core.users.auth_sessions import ActiveSession
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    rotated: bool  # False: the token had already been rotated, and the session is now revoked
+
+
+async def open_session(
+    uow: UnitOfWork,
+    *,
+    session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    credential_hash: bytes,
+    method: str,
+    lifetime_seconds: int,
+) -> None:
+    await uow.write(
+        lambda s: auth_sessions.create_session(
+            s,
+            session_id=session_id,
+            user_id=user_id,
+            refresh_hash=credential_hash,
+            method=method,
+            lifetime_seconds=lifetime_seconds,
+        )
+    )
+
+
+async def rotate(uow: UnitOfWork, *, old_hash: bytes, new_hash: bytes) -> Rotation:
+    """Swap the refresh credential. Presenting an already-rotated one means it was copied: the
+    whole session is revoked (and ``rotated`` is False)."""
+
+    async def work(s: AsyncSession) -> Rotation:
+        row = await auth_sessions.lock_session_by_token(s, old_hash)
+        if row is None or row.revoked_at is not None:
+            raise AuthenticationFailed("the refresh token is invalid")
+        if row.reused:
+            await auth_sessions.revoke(s, row.id)
+            return Rotation(row.user_id, row.id, rotated=False)
+        if not await auth_sessions.is_active(s, row.id):
+            raise AuthenticationFailed("the refresh token has expired")
+        await auth_sessions.rotate(s, row.id, new_hash)
+        return Rotation(row.user_id, row.id, rotated=True)
+
+    return await uow.write(work)
+
+
+async def end_session(uow: UnitOfWork, session_id: uuid.UUID) -> None:
+    await uow.write(lambda s: auth_sessions.revoke(s, session_id))
+
+
+async def is_active(uow: UnitOfWork, session_id: uuid.UUID) -> bool:
+    return await uow.read(lambda s: auth_sessions.is_active(s, session_id))
+
+
+async def active_session(uow: UnitOfWork, credential_hash: bytes) -> ActiveSession | None:
+    return await uow.read(lambda s: auth_sessions.active_session(s, credential_hash))

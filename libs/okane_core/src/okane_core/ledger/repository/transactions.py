@@ -1,0 +1,320 @@
+"""SQL of transactions and their postings. Hot-path statements are written out as SQL: each is
+one round trip, and ``bench/`` runs the same statements under pgbench as the baseline for the
+HTTP path."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from okane_core.db.changes import WalletChange, changes_of
+from okane_core.db.sql import sql
+from okane_core.ledger.domain import Posting
+from okane_core.ledger.repository.rows import BASE, TXN_COLUMNS, record, view_of
+from okane_core.ledger.views import TransactionView
+
+
+async def insert_transaction(
+    session: AsyncSession,
+    *,
+    id: uuid.UUID,
+    kind: str,
+    status: str,
+    amount: int,
+    currency: str,
+    debit_account_id: int,
+    credit_account_id: int,
+    initiator_id: uuid.UUID | None,
+    failure_reason: str | None = None,
+    reference: str | None = None,
+    note: str | None = None,
+    reverses_id: uuid.UUID | None = None,
+    expires_in_seconds: int | None = None,
+    trace_parent: str | None = None,
+) -> TransactionView:
+    """Insert a transaction. Final ones are settled now; pending ones expire after
+    ``expires_in_seconds`` (database clock, so every replica agrees)."""
+    row = (
+        await session.execute(
+            sql(
+                "INSERT INTO transactions AS t (id, kind, status, failure_reason, amount, "
+                "currency, debit_account_id, credit_account_id, initiator_id, reference, note, "
+                "reverses_id, expires_at, settled_at, trace_parent) "
+                "VALUES (:id, :kind, :status, :failure_reason, :amount, :currency, :debit, "
+                ":credit, :initiator_id, :reference, :note, :reverses_id, "
+                "now() + make_interval(secs => CAST(:ttl AS double precision)), "
+                "CASE WHEN CAST(:final AS boolean) THEN now() END, :trace_parent) "
+                f"RETURNING {TXN_COLUMNS}"
+            ),
+            {
+                "id": id,
+                "kind": kind,
+                "status": status,
+                "failure_reason": failure_reason,
+                "amount": amount,
+                "currency": currency,
+                "debit": debit_account_id,
+                "credit": credit_account_id,
+                "initiator_id": initiator_id,
+                "reference": reference,
+                "note": note,
+                "reverses_id": reverses_id,
+                "ttl": expires_in_seconds,
+                "final": status != "processing",
+                "trace_parent": trace_parent,
+            },
+        )
+    ).one()
+    return record(session, view_of(row))
+
+
+async def reversal_of(session: AsyncSession, transaction_id: uuid.UUID) -> uuid.UUID | None:
+    result = await session.execute(
+        sql("SELECT id FROM transactions WHERE reverses_id = :id"), {"id": transaction_id}
+    )
+    value = result.scalar_one_or_none()
+    return None if value is None else uuid.UUID(str(value))
+
+
+async def insert_postings(
+    session: AsyncSession, transaction_id: uuid.UUID, currency: str, postings: Sequence[Posting]
+) -> None:
+    await session.execute(
+        sql(
+            "INSERT INTO postings (transaction_id, account_id, amount, currency) "
+            "SELECT :txn, p.account_id, p.amount, :currency "
+            "FROM unnest(CAST(:accounts AS bigint[]), CAST(:amounts AS bigint[])) "
+            "AS p(account_id, amount)"
+        ),
+        {
+            "txn": transaction_id,
+            "currency": currency,
+            "accounts": [p.account_id for p in postings],
+            "amounts": [p.amount for p in postings],
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    user_id: uuid.UUID
+    name: str
+    account_id: int
+
+
+async def transfer_parties(
+    session: AsyncSession, sender: uuid.UUID, by: str, value: str | uuid.UUID
+) -> tuple[Party | None, Party | None]:
+    """The sender's and the recipient's (found by id, phone or email) wallets, in one query."""
+    column = {"id": "u.id", "phone": "u.phone", "email": "u.email"}[by]
+    rows = await session.execute(
+        sql(
+            "SELECT u.id, u.name, a.id AS account_id, u.id = :sender AS is_sender, "
+            f"{column} = :value AS is_recipient FROM users u "
+            "JOIN accounts a ON a.user_id = u.id WHERE u.id = :sender OR "
+            f"{column} = :value"
+        ),
+        {"sender": sender, "value": value},
+    )
+    sender_party = recipient_party = None
+    for row in rows:
+        party = Party(row.id, row.name, int(row.account_id))
+        if row.is_sender:
+            sender_party = party
+        if row.is_recipient:
+            recipient_party = party
+    return sender_party, recipient_party
+
+
+async def post_transfer(
+    session: AsyncSession,
+    *,
+    id: uuid.UUID,
+    debit: Party,
+    credit: Party,
+    amount: int,
+    currency: str,
+    note: str | None,
+) -> TransactionView:
+    """A successful P2P transfer in one round trip: the transaction, its two postings, both
+    balances and both contacts, as data-modifying CTEs of a single statement. The caller holds
+    the locks on both accounts."""
+    row = (
+        await session.execute(
+            sql(
+                "WITH t AS (INSERT INTO transactions AS t (id, kind, status, amount, currency, "
+                "debit_account_id, credit_account_id, initiator_id, note, settled_at) "
+                "VALUES (:id, 'p2p', 'success', :amount, :currency, :debit, :credit, :payer, "
+                f":note, now()) RETURNING {TXN_COLUMNS}), "
+                "p AS (INSERT INTO postings (transaction_id, account_id, amount, currency) "
+                "VALUES (:id, :debit, -CAST(:amount AS bigint), :currency), "
+                "(:id, :credit, :amount, :currency)), "
+                "b AS (UPDATE accounts a SET available = a.available + CASE WHEN a.id = :debit "
+                "THEN -CAST(:amount AS bigint) ELSE :amount END, version = a.version + 1, "
+                "updated_at = now() WHERE a.id IN (:debit, :credit) "
+                "RETURNING a.user_id, a.id, a.version, a.available, a.locked, a.currency), "
+                "c AS (INSERT INTO contacts AS c (owner_id, contact_id, last_paid_at, payments) "
+                "SELECT o, k, now(), 1 FROM (VALUES (CAST(:payer AS uuid), CAST(:payee AS uuid)), "
+                "(CAST(:payee AS uuid), CAST(:payer AS uuid))) AS pair(o, k) ORDER BY o, k "
+                "ON CONFLICT (owner_id, contact_id) DO UPDATE SET last_paid_at = now(), "
+                "payments = c.payments + 1) "
+                "SELECT t.*, (SELECT json_agg(b) FROM b) AS wallets FROM t"
+            ),
+            {
+                "id": id,
+                "amount": amount,
+                "currency": currency,
+                "debit": debit.account_id,
+                "credit": credit.account_id,
+                "payer": debit.user_id,
+                "payee": credit.user_id,
+                "note": note,
+            },
+        )
+    ).one()
+    values = tuple(row)
+    view = record(session, TransactionView(*values[:BASE]))
+    wallets = changes_of(session.info).wallets
+    for wallet in values[BASE]:
+        wallets[uuid.UUID(wallet["user_id"])] = WalletChange(
+            uuid.UUID(wallet["user_id"]),
+            int(wallet["id"]),
+            int(wallet["version"]),
+            int(wallet["available"]),
+            int(wallet["locked"]),
+            wallet["currency"],
+        )
+    return view
+
+
+async def postings_of(session: AsyncSession, transaction_id: uuid.UUID) -> list[Posting]:
+    rows = await session.execute(
+        sql("SELECT account_id, amount FROM postings WHERE transaction_id = :id ORDER BY id"),
+        {"id": transaction_id},
+    )
+    return [Posting(int(r.account_id), int(r.amount)) for r in rows]
+
+
+async def lock_transaction(
+    session: AsyncSession, *, transaction_id: uuid.UUID | None = None, reference: str | None = None
+) -> TransactionView | None:
+    """Lock one transaction row (by id or by bank reference) before settling it."""
+    where, value = (
+        ("t.id = :v", transaction_id) if reference is None else ("t.reference = :v", reference)
+    )
+    row = (
+        await session.execute(
+            sql(f"SELECT {TXN_COLUMNS} FROM transactions t WHERE {where} FOR NO KEY UPDATE"),
+            {"v": value},
+        )
+    ).one_or_none()
+    return None if row is None else view_of(row)
+
+
+async def lock_expired(session: AsyncSession, limit: int) -> list[TransactionView]:
+    """Pending transactions past their deadline, locked; rows another worker holds are skipped."""
+    rows = await session.execute(
+        sql(
+            f"SELECT {TXN_COLUMNS} FROM transactions t "
+            "WHERE t.status = 'processing' AND t.expires_at < now() "
+            "ORDER BY t.expires_at LIMIT :limit FOR NO KEY UPDATE SKIP LOCKED"
+        ),
+        {"limit": limit},
+    )
+    return [view_of(row) for row in rows]
+
+
+async def finish_transaction(
+    session: AsyncSession, transaction_id: uuid.UUID, *, status: str, failure_reason: str | None
+) -> TransactionView:
+    row = (
+        await session.execute(
+            sql(
+                "UPDATE transactions AS t SET status = :status, failure_reason = :reason, "
+                "updated_at = now(), settled_at = now() WHERE t.id = :id "
+                f"RETURNING {TXN_COLUMNS}"
+            ),
+            {"id": transaction_id, "status": status, "reason": failure_reason},
+        )
+    ).one()
+    return record(session, view_of(row))
+
+
+async def spent_today(session: AsyncSession, account_id: int, *, kinds: str, timezone: str) -> int:
+    """Paise this account sent (``kinds='outgoing'``) or topped up (``'topup'``) since local
+    midnight, counting pending and successful transactions. Served by a covering partial index."""
+    if kinds == "outgoing":
+        statement = (
+            "SELECT coalesce(sum(amount), 0) FROM transactions WHERE debit_account_id = :a "
+            "AND kind IN ('p2p', 'withdrawal') AND status <> 'failure' "
+            "AND created_at >= date_trunc('day', now(), :tz)"
+        )
+    else:
+        statement = (
+            "SELECT coalesce(sum(amount), 0) FROM transactions WHERE credit_account_id = :a "
+            "AND kind = 'topup' AND status <> 'failure' "
+            "AND created_at >= date_trunc('day', now(), :tz)"
+        )
+    result = await session.execute(sql(statement), {"a": account_id, "tz": timezone})
+    return int(result.scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class BankPayment:
+    """A top-up or withdrawal as the bank sees it: what to pay, to or from whom."""
+
+    kind: str  # topup | withdrawal
+    reference: str
+    amount: int
+    status: str
+    created_at: datetime
+    expires_at: datetime | None
+    customer: str
+    phone: str | None
+
+
+_BANK_PAYMENTS = (
+    "SELECT t.kind, t.reference, t.amount, t.status, t.created_at, t.expires_at, u.name, "
+    "u.phone FROM transactions t JOIN accounts a ON a.id = CASE t.kind WHEN 'topup' "
+    "THEN t.credit_account_id ELSE t.debit_account_id END JOIN users u ON u.id = a.user_id "
+)
+
+
+async def waiting_payments(session: AsyncSession, *, limit: int) -> list[BankPayment]:
+    """Top-ups and withdrawals waiting for the bank, oldest deadline first."""
+    rows = await session.execute(
+        sql(
+            _BANK_PAYMENTS + "WHERE t.status = 'processing' AND t.kind IN ('topup', 'withdrawal') "
+            "ORDER BY t.expires_at LIMIT :limit"
+        ),
+        {"limit": limit},
+    )
+    return [BankPayment(*row) for row in rows]
+
+
+async def payment(session: AsyncSession, reference: str) -> BankPayment | None:
+    row = (
+        await session.execute(
+            sql(
+                _BANK_PAYMENTS
+                + "WHERE t.reference = :reference AND t.kind IN ('topup', 'withdrawal')"
+            ),
+            {"reference": reference},
+        )
+    ).one_or_none()
+    return None if row is None else BankPayment(*row)
+
+
+async def pending_summary(session: AsyncSession) -> dict[str, tuple[int, int]]:
+    """(count, paise) of processing top-ups and withdrawals (served by a partial index)."""
+    rows = await session.execute(
+        sql(
+            "SELECT kind, count(*), coalesce(sum(amount), 0) FROM transactions "
+            "WHERE status = 'processing' GROUP BY kind"
+        )
+    )
+    return {row[0]: (int(row[1]), int(row[2])) for row in rows}

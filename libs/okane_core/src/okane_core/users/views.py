@@ -1,0 +1,30 @@
+"""What the users module returns: plain records, no SQLAlchemy."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: uuid.UUID
+    name: str
+    phone: str | None
+    email: str | None
+    password_hash: str | None
+    google_subject: str | None
+    is_admin: bool
+    version: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    user_id: uuid.UUID
+    name: str
+    phone: str | None
+    email: str | None
+    last_paid_at: datetime
+    payments: int
