@@ -14,15 +14,11 @@ import uuid
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from okane_core.cache import keys
 from okane_core.db.engine import SessionFactory
 from okane_user_api.auth import repository
 
 log = logging.getLogger(__name__)
-
-
-def revoked_key(user_id: uuid.UUID, session_id: uuid.UUID) -> str:
-    # The user id is the hash tag: all of one user's keys live in one Redis Cluster slot.
-    return f"okane:v1:revoked-session:{{{user_id}}}:{session_id}"
 
 
 class Revocations:
@@ -33,7 +29,7 @@ class Revocations:
 
     async def is_revoked(self, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
         try:
-            return bool(await self._redis.exists(revoked_key(user_id, session_id)))
+            return bool(await self._redis.exists(keys.revoked_session(user_id, session_id)))
         except RedisError as error:
             log.warning("revocation check fell back to the database: %s", error)
         async with self._sessions() as db:
@@ -42,7 +38,9 @@ class Revocations:
     async def publish(self, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
         """Called after the revocation committed to the database."""
         try:
-            await self._redis.set(revoked_key(user_id, session_id), b"1", ex=self._ttl + 60)
+            await self._redis.set(
+                keys.revoked_session(user_id, session_id), b"1", ex=self._ttl + 60
+            )
         except RedisError:
             # The database already holds the revocation, and checks fall back to it whenever
             # Redis is unavailable; a Redis that is up but missed this write would accept the
