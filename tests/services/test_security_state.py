@@ -80,3 +80,17 @@ async def test_recovery_from_an_overflowing_outage_keeps_revocations_and_rate_li
         assert await limiter.hit("login-address", ADDRESS, 3, 600) is not None
     finally:
         await pauser.aclose()
+
+
+async def test_revocations_under_the_previous_key_name_hold_during_a_rolling_upgrade(
+    redis: Redis, sessions: SessionFactory
+) -> None:
+    """Old and new replicas run side by side: each honours what the other recorded."""
+    revocations = Revocations(redis, sessions, ttl_seconds=900)
+    user, by_old, by_new = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await redis.set(keys.previous_revoked_session(user, by_old), b"1", ex=960)  # as before
+    assert await revocations.is_revoked(user, by_old)
+    await revocations.publish(user, by_new)
+    assert await redis.exists(keys.previous_revoked_session(user, by_new))  # an old one sees it
+    assert await revocations.is_revoked(user, by_new)
+    assert not await revocations.is_revoked(user, uuid.uuid4())

@@ -43,6 +43,13 @@ def revoked_session(user_id: uuid.UUID | str, session_id: uuid.UUID | str) -> st
     return f"{SECURITY}:{_user(user_id)}:revoked-session:{session_id}"
 
 
+def previous_revoked_session(user_id: uuid.UUID | str, session_id: uuid.UUID | str) -> str:
+    """The name releases before ``revoked_session`` used. Written and honoured too while a
+    rolling upgrade runs old and new replicas side by side, so neither misses a revocation the
+    other recorded; drop it one release later (it lives an access token's lifetime)."""
+    return f"okane:v1:revoked-session:{{{user_id}}}:{session_id}"
+
+
 def rate_limit(scope: str, subject: str) -> str:
     """The counter of one fixed window: ``scope`` says what is limited (``login-address``),
     ``subject`` whom (an address, an account, a user id)."""

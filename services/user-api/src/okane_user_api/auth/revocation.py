@@ -29,7 +29,11 @@ class Revocations:
 
     async def is_revoked(self, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
         try:
-            return bool(await self._redis.exists(keys.revoked_session(user_id, session_id)))
+            # One round trip, one key per command: the two names have different hash tags.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.exists(keys.revoked_session(user_id, session_id))
+                pipe.exists(keys.previous_revoked_session(user_id, session_id))
+                return any(await pipe.execute())
         except RedisError as error:
             log.warning("revocation check fell back to the database: %s", error)
         async with self._sessions() as db:
@@ -38,9 +42,13 @@ class Revocations:
     async def publish(self, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
         """Called after the revocation committed to the database."""
         try:
-            await self._redis.set(
-                keys.revoked_session(user_id, session_id), b"1", ex=self._ttl + 60
-            )
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in (
+                    keys.revoked_session(user_id, session_id),
+                    keys.previous_revoked_session(user_id, session_id),
+                ):
+                    pipe.set(key, b"1", ex=self._ttl + 60)
+                await pipe.execute()
         except RedisError:
             # The database already holds the revocation, and checks fall back to it whenever
             # Redis is unavailable; a Redis that is up but missed this write would accept the
