@@ -16,6 +16,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from okane_core.cache import keys
 from okane_core.localstack import Endpoints, LocalRedis, free_port
 from tests.services.client import User
 from tests.services.conftest import Stack, start_stack, stop_stack
@@ -96,7 +97,7 @@ async def test_a_redis_outage_fails_no_request_and_caching_resumes(
         # Caching resumed by itself: balances are cached again, and they are right.
         redis = Redis.from_url(own_redis.url)
         try:
-            cached = [k async for k in redis.scan_iter("okane:v1:*:balance")]
+            cached = [k async for k in redis.scan_iter(keys.user_key("*", keys.BALANCE))]
         finally:
             await redis.aclose()
         # And what is served equals what PostgreSQL holds (ledger view via history sums).

@@ -94,7 +94,7 @@ async def test_warm_writes_what_the_database_holds_and_is_idempotent(
     some = run_warm(settings, redis_url, "--users", "7", "--targets", "balances,profiles")
     assert some["users"] == 7
     assert set(some["targets"]) == {"balances", "profiles"}  # type: ignore[call-overload]
-    assert len([k async for k in redis.scan_iter("okane:v1:*")]) == 14
+    assert len([k async for k in redis.scan_iter(keys.CACHE_PATTERN)]) == 14
     # A warm entry is an ordinary versioned entry: a later write's tombstone replaces it.
     funded = people[0]
     await run_in_transaction(

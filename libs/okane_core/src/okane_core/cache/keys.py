@@ -1,27 +1,64 @@
-"""Cache key names. Each says what it holds, carries the schema version (bump ``SCHEMA`` when a
-value's shape changes), and puts the user id in a hash tag so one user's keys share a Redis
-Cluster slot (multi-key scripts and pipelines per user stay legal)."""
+"""Every Redis key and channel name OKANE uses, and nowhere else spelled out.
+
+Three namespaces, so that what one part does to its keys cannot touch another's:
+
+- ``okane:cache:v1:...`` cache entries: disposable copies of database rows. Bump ``CACHE`` when
+  a value's shape changes; recovery after an outage may drop everything under
+  ``CACHE_PATTERN``.
+- ``okane:sec:v1:...`` security state (revoked sessions, rate-limit counters): never dropped by
+  the cache, never renamed lightly (a renamed revocation is a forgotten one).
+- ``okane:events:v1:...`` live events: per-user streams and the channel that wakes replicas.
+
+Per-user keys put ``{user:<id>}`` in a hash tag, so one user's keys share a Redis Cluster slot
+(multi-key scripts and pipelines per user stay legal).
+"""
 
 from __future__ import annotations
 
 import uuid
 
-PREFIX = "okane"
-SCHEMA = "v1"
+CACHE = "okane:cache:v1"
+SECURITY = "okane:sec:v1"
+EVENTS = "okane:events:v1"
+
+# Matches every cache entry and nothing else.
+CACHE_PATTERN = f"{CACHE}:*"
 
 BALANCE = "balance"
 HISTORY = "history-first-page"
 PROFILE = "profile"
 CONTACTS = "contacts"
-TARGETS = {"balances": BALANCE, "history": HISTORY, "profiles": PROFILE, "contacts": CONTACTS}
+
+
+def _user(user_id: uuid.UUID | str) -> str:
+    return f"{{user:{user_id}}}"
 
 
 def user_key(user_id: uuid.UUID | str, what: str) -> str:
-    return f"{PREFIX}:{SCHEMA}:{{user:{user_id}}}:{what}"
+    """The cache entry ``what`` (``BALANCE``, ``HISTORY``, ...) of one user."""
+    return f"{CACHE}:{_user(user_id)}:{what}"
+
+
+def revoked_session(user_id: uuid.UUID | str, session_id: uuid.UUID | str) -> str:
+    return f"{SECURITY}:{_user(user_id)}:revoked-session:{session_id}"
+
+
+def previous_revoked_session(user_id: uuid.UUID | str, session_id: uuid.UUID | str) -> str:
+    """The name releases before ``revoked_session`` used. Written and honoured too while a
+    rolling upgrade runs old and new replicas side by side, so neither misses a revocation the
+    other recorded; drop it one release later (it lives an access token's lifetime)."""
+    return f"okane:v1:revoked-session:{{{user_id}}}:{session_id}"
+
+
+def rate_limit(scope: str, subject: str) -> str:
+    """The counter of one fixed window: ``scope`` says what is limited (``login-address``),
+    ``subject`` whom (an address, an account, a user id)."""
+    return f"{SECURITY}:ratelimit:{scope}:{{{subject}}}"
 
 
 def events_stream(user_id: uuid.UUID | str) -> str:
-    return f"{PREFIX}:{SCHEMA}:{{user:{user_id}}}:events"
+    return f"{EVENTS}:{_user(user_id)}:wallet"
 
 
-EVENTS_CHANNEL = f"{PREFIX}:{SCHEMA}:events"
+# Pub/sub, not a key: carries the id of each user whose stream grew.
+EVENTS_CHANNEL = f"{EVENTS}:wake"

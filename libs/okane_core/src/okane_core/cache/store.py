@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError, RedisError
 
+from okane_core.cache import keys
 from okane_core.cache.breaker import BreakerState, CircuitBreaker
 from okane_core.observability import metrics
 
@@ -126,9 +127,10 @@ class VersionedStore:
         if not self._dirty and not self._dirty_overflow:
             return
         if self._dirty_overflow:
-            # Too many to remember: forget every cached entry instead.
+            # Too many to remember: forget every cached entry instead (cache entries only:
+            # revocations and rate limits share this Redis under another prefix).
             log.warning("replaying an overflowing invalidation log: dropping all cache entries")
-            async for key in self.redis.scan_iter(match="okane:v1:*", count=1000):
+            async for key in self.redis.scan_iter(match=keys.CACHE_PATTERN, count=1000):
                 await self.redis.unlink(key)
             self._dirty.clear()
             self._dirty_overflow = False

@@ -12,6 +12,8 @@ import time
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from okane_core.cache import keys
+
 log = logging.getLogger(__name__)
 
 # INCR the window's counter, set its expiry on first use, return (count, seconds left).
@@ -24,18 +26,14 @@ return {count, ttl}
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, *, prefix: str = "okane:v1:ratelimit") -> None:
+    def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._prefix = prefix
         self._script = redis.register_script(_HIT)
         self._local: dict[str, tuple[int, float]] = {}
 
-    def _key(self, scope: str, subject: str) -> str:
-        return f"{self._prefix}:{scope}:{{{subject}}}"
-
     async def peek(self, scope: str, subject: str, limit: int) -> int | None:
         """Seconds to wait if ``subject`` is over ``limit`` already, else None."""
-        key = self._key(scope, subject)
+        key = keys.rate_limit(scope, subject)
         try:
             raw = await self._redis.get(key)
             if raw is None or int(raw) < limit:
@@ -48,7 +46,7 @@ class RateLimiter:
 
     async def hit(self, scope: str, subject: str, limit: int, window: int) -> int | None:
         """Count one event; return seconds to wait if this one is over ``limit``."""
-        key = self._key(scope, subject)
+        key = keys.rate_limit(scope, subject)
         try:
             count, ttl = await self._script(keys=[key], args=[window])
         except RedisError as error:
@@ -57,7 +55,7 @@ class RateLimiter:
         return max(int(ttl), 1) if int(count) > limit else None
 
     async def reset(self, scope: str, subject: str) -> None:
-        key = self._key(scope, subject)
+        key = keys.rate_limit(scope, subject)
         self._local.pop(key, None)
         try:
             await self._redis.delete(key)

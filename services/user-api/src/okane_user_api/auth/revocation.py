@@ -15,14 +15,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from okane_core.app import logins
+from okane_core.cache import keys
 from okane_core.db.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-
-def revoked_key(user_id: uuid.UUID, session_id: uuid.UUID) -> str:
-    # The user id is the hash tag: all of one user's keys live in one Redis Cluster slot.
-    return f"okane:v1:revoked-session:{{{user_id}}}:{session_id}"
 
 
 class Revocations:
@@ -33,7 +29,11 @@ class Revocations:
 
     async def is_revoked(self, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
         try:
-            return bool(await self._redis.exists(revoked_key(user_id, session_id)))
+            # One round trip, one key per command: the two names have different hash tags.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.exists(keys.revoked_session(user_id, session_id))
+                pipe.exists(keys.previous_revoked_session(user_id, session_id))
+                return any(await pipe.execute())
         except RedisError as error:
             log.warning("revocation check fell back to the database: %s", error)
         return not await logins.is_active(self._uow, session_id)
@@ -41,7 +41,13 @@ class Revocations:
     async def publish(self, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
         """Called after the revocation committed to the database."""
         try:
-            await self._redis.set(revoked_key(user_id, session_id), b"1", ex=self._ttl + 60)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in (
+                    keys.revoked_session(user_id, session_id),
+                    keys.previous_revoked_session(user_id, session_id),
+                ):
+                    pipe.set(key, b"1", ex=self._ttl + 60)
+                await pipe.execute()
         except RedisError:
             # The database already holds the revocation, and checks fall back to it whenever
             # Redis is unavailable; a Redis that is up but missed this write would accept the
