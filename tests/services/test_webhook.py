@@ -12,6 +12,7 @@ import time
 import pytest
 from standardwebhooks import Webhook
 
+from okane_bank_webhook.endpoints import _answer
 from okane_core.webhooks import signed_headers
 from tests.services.client import Api, User
 from tests.services.conftest import Stack
@@ -163,3 +164,32 @@ async def test_invalid_json_and_huge_bodies(stack: Stack) -> None:
             api, stack, huge, signed_headers(stack.webhook_secret, "evt_big", huge)
         )
         assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status"),
+    [
+        ("applied", 200),
+        ("settlement_expired", 409),
+        ("already_settled", 409),
+        ("transaction_not_found", 404),
+        ("amount_mismatch", 422),
+        ("a_code_no_error_has", 422),
+    ],
+)
+@pytest.mark.parametrize("replayed", [False, True])
+def test_each_stored_outcome_answers_with_its_status(
+    outcome: str, status: int, replayed: bool
+) -> None:
+    stored = {"outcome": outcome, "event_id": "evt_1", "reference": "tp_1", "message": "why"}
+    answer = _answer(outcome, stored, replayed=replayed)
+    assert answer.status_code == status
+    assert answer.headers.get("Webhook-Replayed") == ("true" if replayed else None)
+    body = json.loads(bytes(answer.body))
+    if status == 200:
+        assert body == stored
+    else:
+        assert answer.media_type == "application/problem+json"
+        assert (body["code"], body["status"], body["detail"]) == (outcome, status, "why")
+        assert body["type"] == f"https://okane.dev/problems/{outcome}"
+        assert (body["event_id"], body["reference"]) == ("evt_1", "tp_1")

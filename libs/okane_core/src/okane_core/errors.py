@@ -1,17 +1,48 @@
 """The one error tree of OKANE.
 
-Every error carries a stable machine ``code``. The library never knows HTTP: each service maps
-codes to statuses in one place. Database errors are translated once, in
-:func:`okane_core.db.errors.translate_db_error`.
+Every error class carries a stable machine ``code`` and a transport-neutral ``category``: what
+kind of refusal it is, said without HTTP. Each category has one base class here, and every error
+of that category descends from it, so ``except Conflict`` catches exactly the conflicts. The
+library never knows HTTP: ``okane_web.problems`` maps categories to statuses in one table.
+Database errors are translated once, in :func:`okane_core.db.errors.translate_db_error`.
 """
 
 from __future__ import annotations
+
+import enum
+from typing import ClassVar
+
+
+class Category(enum.StrEnum):
+    """What kind of refusal an error is, whatever transport carries it."""
+
+    UNCLASSIFIED = "unclassified"  # names no more precise kind (OkaneError itself, invariants)
+    INVALID = "invalid"  # malformed, or breaks a rule that does not depend on stored state
+    UNAUTHENTICATED = "unauthenticated"  # no valid credentials or signature
+    FORBIDDEN = "forbidden"  # the caller is known but may not do this
+    NOT_FOUND = "not_found"  # no such object (or not the caller's)
+    CONFLICT = "conflict"  # collides with stored state: a key, a settled event, a duplicate
+    REFUSED = "refused"  # a rule on stored state refused it: limits, funds, amounts
+    RATE_LIMITED = "rate_limited"  # too many attempts; retry after a delay
+    UNAVAILABLE = "unavailable"  # transient: the same request may succeed later
+
+
+_BY_CODE: dict[str, type[OkaneError]] = {}
 
 
 class OkaneError(Exception):
     """Base of every error OKANE raises on purpose."""
 
-    code = "okane_error"
+    code: ClassVar[str] = "okane_error"
+    category: ClassVar[Category] = Category.UNCLASSIFIED
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        if "code" not in cls.__dict__:
+            raise TypeError(f"{cls.__qualname__} must name its own code")
+        if cls.code in _BY_CODE:
+            raise TypeError(f"{cls.__qualname__}: code {cls.code!r} is already taken")
+        _BY_CODE[cls.code] = cls
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -19,10 +50,31 @@ class OkaneError(Exception):
         self.field = field
 
 
+_BY_CODE[OkaneError.code] = OkaneError
+
+
+def error_class(code: str) -> type[OkaneError] | None:
+    """The error class whose code this is (say, an outcome stored with a webhook event).
+
+    Classes defined outside this module are known once their module has been imported.
+    """
+    return _BY_CODE.get(code)
+
+
+def category_of(code: str) -> Category | None:
+    """The category of the error with this code, or None when no error has it."""
+    kind = error_class(code)
+    return None if kind is None else kind.category
+
+
+# --- invalid ------------------------------------------------------------------------------------
+
+
 class InvalidRequest(OkaneError):
     """The request is malformed or breaks a rule that does not depend on stored state."""
 
     code = "invalid_request"
+    category = Category.INVALID
 
 
 class InvalidAmount(InvalidRequest):
@@ -41,8 +93,40 @@ class CurrencyMismatch(InvalidRequest):
     code = "currency_mismatch"
 
 
+# --- unauthenticated ----------------------------------------------------------------------------
+
+
+class AuthenticationFailed(OkaneError):
+    """No valid credentials: missing, wrong, expired or revoked."""
+
+    code = "unauthenticated"
+    category = Category.UNAUTHENTICATED
+
+
+class InvalidCredentials(AuthenticationFailed):
+    code = "invalid_credentials"
+
+
+class WebhookRejected(AuthenticationFailed):
+    """A bank callback whose signature, timestamp or headers do not verify."""
+
+    code = "invalid_signature"
+
+
+# --- forbidden ----------------------------------------------------------------------------------
+
+
+class PermissionDenied(OkaneError):
+    code = "forbidden"
+    category = Category.FORBIDDEN
+
+
+# --- not found ----------------------------------------------------------------------------------
+
+
 class NotFound(OkaneError):
     code = "not_found"
+    category = Category.NOT_FOUND
 
 
 class RecipientNotFound(NotFound):
@@ -57,20 +141,14 @@ class UserNotFound(NotFound):
     code = "user_not_found"
 
 
+# --- conflict -----------------------------------------------------------------------------------
+
+
 class Conflict(OkaneError):
-    """The request is valid but conflicts with stored state."""
+    """The request is valid but collides with stored state."""
 
     code = "conflict"
-
-
-class DailyLimitExceeded(Conflict):
-    code = "daily_limit_exceeded"
-
-
-class InsufficientFunds(Conflict):
-    """Raised only where a shortfall cannot be recorded as a failed transaction (reversals)."""
-
-    code = "insufficient_funds"
+    category = Category.CONFLICT
 
 
 class IdempotencyConflict(Conflict):
@@ -82,11 +160,9 @@ class AlreadySettled(Conflict):
 
 
 class SettlementExpired(Conflict):
+    """The bank answered after the transaction had expired (the stored webhook outcome)."""
+
     code = "settlement_expired"
-
-
-class AmountMismatch(Conflict):
-    code = "amount_mismatch"
 
 
 class NotReversible(Conflict):
@@ -97,10 +173,50 @@ class DuplicateUser(Conflict):
     code = "duplicate_user"
 
 
+# --- refused ------------------------------------------------------------------------------------
+
+
+class Refused(OkaneError):
+    """The request is well formed, but a rule on stored state refuses it."""
+
+    code = "refused"
+    category = Category.REFUSED
+
+
+class DailyLimitExceeded(Refused):
+    code = "daily_limit_exceeded"
+
+
+class InsufficientFunds(Refused):
+    """Raised only where a shortfall cannot be recorded as a failed transaction (reversals)."""
+
+    code = "insufficient_funds"
+
+
+class AmountMismatch(Refused):
+    code = "amount_mismatch"
+
+
+# --- rate limited -------------------------------------------------------------------------------
+
+
+class RateLimited(OkaneError):
+    code = "rate_limited"
+    category = Category.RATE_LIMITED
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
+
+
+# --- unavailable --------------------------------------------------------------------------------
+
+
 class Unavailable(OkaneError):
     """A transient condition: the caller may retry the same request later."""
 
     code = "unavailable"
+    category = Category.UNAVAILABLE
 
 
 class LockTimeout(Unavailable):
@@ -115,31 +231,3 @@ class RetryableConflict(Unavailable):
     """Serialization failure or deadlock that survived the bounded retries."""
 
     code = "retryable_conflict"
-
-
-class AuthenticationFailed(OkaneError):
-    """No valid credentials: missing, wrong, expired or revoked."""
-
-    code = "unauthenticated"
-
-
-class InvalidCredentials(AuthenticationFailed):
-    code = "invalid_credentials"
-
-
-class PermissionDenied(OkaneError):
-    code = "forbidden"
-
-
-class RateLimited(OkaneError):
-    code = "rate_limited"
-
-    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
-        super().__init__(message, field=field)
-        self.retry_after = retry_after
-
-
-class WebhookRejected(OkaneError):
-    """A bank callback whose signature, timestamp or headers do not verify."""
-
-    code = "invalid_signature"

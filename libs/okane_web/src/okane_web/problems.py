@@ -2,14 +2,16 @@
 
 Every body has ``type``, ``title``, ``status``, ``detail`` and a stable machine ``code``; a
 validation error adds ``field`` (the first offending field) and ``errors`` (all of them). The
-mapping from OKANE error codes to HTTP statuses lives here, in one place.
+mapping from OKANE error categories to HTTP statuses lives here, in one table, for the APIs, the
+bank's answers and the web pages alike.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,25 +28,20 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://okane.dev/problems/"
 
-# Most specific class first: the first match wins.
-STATUS_BY_ERROR: list[tuple[type[errors.OkaneError], int]] = [
-    (errors.IdempotencyConflict, 409),
-    (errors.DuplicateUser, 409),
-    (errors.AlreadySettled, 409),
-    (errors.SettlementExpired, 409),
-    (errors.NotReversible, 409),
-    (errors.AmountMismatch, 422),
-    (errors.DailyLimitExceeded, 422),
-    (errors.InsufficientFunds, 422),
-    (errors.AuthenticationFailed, 401),
-    (errors.WebhookRejected, 401),
-    (errors.PermissionDenied, 403),
-    (errors.RateLimited, 429),
-    (errors.NotFound, 404),
-    (errors.InvalidRequest, 422),
-    (errors.Conflict, 409),
-    (errors.Unavailable, 503),
-]
+# The one place an OKANE error becomes an HTTP status.
+STATUS_BY_CATEGORY: Mapping[errors.Category, HTTPStatus] = MappingProxyType(
+    {
+        errors.Category.UNCLASSIFIED: HTTPStatus.BAD_REQUEST,
+        errors.Category.INVALID: HTTPStatus.UNPROCESSABLE_ENTITY,
+        errors.Category.UNAUTHENTICATED: HTTPStatus.UNAUTHORIZED,
+        errors.Category.FORBIDDEN: HTTPStatus.FORBIDDEN,
+        errors.Category.NOT_FOUND: HTTPStatus.NOT_FOUND,
+        errors.Category.CONFLICT: HTTPStatus.CONFLICT,
+        errors.Category.REFUSED: HTTPStatus.UNPROCESSABLE_ENTITY,
+        errors.Category.RATE_LIMITED: HTTPStatus.TOO_MANY_REQUESTS,
+        errors.Category.UNAVAILABLE: HTTPStatus.SERVICE_UNAVAILABLE,
+    }
+)
 
 
 class FieldError(BaseModel):
@@ -110,11 +107,12 @@ def problem_responses(*codes: int, **descriptions: str) -> dict[int | str, dict[
     return documented
 
 
+def status_of(category: errors.Category) -> int:
+    return int(STATUS_BY_CATEGORY[category])
+
+
 def status_for(error: errors.OkaneError) -> int:
-    for kind, status in STATUS_BY_ERROR:
-        if isinstance(error, kind):
-            return status
-    return 400
+    return status_of(error.category)
 
 
 def problem(
@@ -169,7 +167,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         headers = None
         if isinstance(error, errors.RateLimited):
             headers = {"Retry-After": str(error.retry_after)}
-        elif isinstance(error, errors.AuthenticationFailed):
+        elif isinstance(error, errors.AuthenticationFailed) and not isinstance(
+            error, errors.WebhookRejected
+        ):
+            # API callers authenticate with a bearer token; the bank signs its callbacks instead.
             headers = {"WWW-Authenticate": 'Bearer realm="okane"'}
         return problem(
             status_for(error), error.code, error.message, field=error.field, headers=headers

@@ -17,24 +17,15 @@ from pydantic import (
 
 from okane_core.app import settlements
 from okane_core.app.context import Okane
-from okane_core.errors import InvalidRequest, WebhookRejected
-from okane_core.ledger.bank import APPLIED, EXPIRED
+from okane_core.errors import Category, InvalidRequest, WebhookRejected, category_of
+from okane_core.ledger.bank import APPLIED
 from okane_core.observability import metrics
 from okane_core.settings import Settings
 from okane_core.webhooks import verify
 from okane_web.fields import HARD_MAX_PAISE, Paise
-from okane_web.problems import PROBLEM_JSON, problem
+from okane_web.problems import PROBLEM_JSON, problem, status_of
 
 router = APIRouter(tags=["webhooks"])
-
-# The answer for each outcome; a redelivery recomputes the same status from the stored outcome.
-STATUS_BY_OUTCOME = {
-    APPLIED: 200,
-    EXPIRED: 409,
-    "already_settled": 409,
-    "transaction_not_found": 404,
-    "amount_mismatch": 422,
-}
 
 
 @dataclass
@@ -154,10 +145,15 @@ def _refusal(error: WebhookRejected) -> str:
 
 
 def _answer(outcome: str, response: dict[str, Any], *, replayed: bool) -> JSONResponse:
-    status = STATUS_BY_OUTCOME.get(outcome, 422)
+    """The answer for an outcome; a redelivery recomputes the same one from the stored outcome.
+
+    Any outcome but ``applied`` is the code of the error that refused the event, answered with
+    the status of its category (a code no error has any more was a refusal all the same).
+    """
     headers = {"Webhook-Replayed": "true"} if replayed else None
-    if status == 200:
+    if outcome == APPLIED:
         return JSONResponse(response, status_code=200, headers=headers)
+    status = status_of(category_of(outcome) or Category.REFUSED)
     return problem(
         status,
         outcome,

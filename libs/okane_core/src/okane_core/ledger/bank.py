@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okane_core.errors import InvalidRequest, OkaneError
+from okane_core.errors import InvalidRequest, OkaneError, SettlementExpired
 from okane_core.ledger.domain import FailureReason, Kind, Status
 from okane_core.ledger.repository import webhooks
 from okane_core.ledger.settlement import settle
@@ -25,7 +25,7 @@ EVENT_TYPES: dict[str, tuple[Kind, bool]] = {
 }
 
 APPLIED = "applied"
-EXPIRED = "settlement_expired"
+EXPIRED = SettlementExpired.code
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,14 +17,14 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from okane_core.errors import OkaneError, RateLimited
+from okane_core.errors import Category, OkaneError, RateLimited
 from okane_core.users.views import UserRecord
 from okane_user_api.state import AppState
 from okane_user_api.web import present, session
 from okane_user_api.web.csrf import FIELD, CsrfGuard
 from okane_user_api.web.session import WebSession
 from okane_web.money import format_inr
-from okane_web.problems import status_for
+from okane_web.problems import status_for, status_of
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -174,7 +174,7 @@ class PageRoute(APIRoute):
             except FormRefused:
                 return await error_page(
                     request,
-                    403,
+                    status_of(Category.FORBIDDEN),
                     "This form has expired or did not come from OKANE. "
                     "Go back, reload the page and try again.",
                 )

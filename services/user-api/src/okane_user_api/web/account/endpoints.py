@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
-from okane_core.errors import AuthenticationFailed, DuplicateUser, InvalidRequest, RateLimited
+from okane_core.errors import (
+    AuthenticationFailed,
+    Category,
+    DuplicateUser,
+    InvalidRequest,
+    RateLimited,
+)
 from okane_user_api.auth import oidc
 from okane_user_api.auth import service as auth_service
 from okane_user_api.deps import Revocation, client_address
@@ -13,6 +19,7 @@ from okane_user_api.schemas import SignupRequest
 from okane_user_api.web import session
 from okane_user_api.web.forms import validate
 from okane_user_api.web.pages import AnyPage, PageRoute, local_path, redirect
+from okane_web.problems import status_of
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -59,13 +66,18 @@ async def login(page: AnyPage) -> Response:
     except (AuthenticationFailed, InvalidRequest, RateLimited) as error:
         message = (
             "The phone number, email or password is wrong."
-            if isinstance(error, AuthenticationFailed)
+            if error.category is Category.UNAUTHENTICATED
             else error.message
         )
-        status = 429 if isinstance(error, RateLimited) else 401
+        # A refused sign-in answers as one, even for a missing field; a throttle says so.
+        answered_as = (
+            Category.RATE_LIMITED
+            if error.category is Category.RATE_LIMITED
+            else Category.UNAUTHENTICATED
+        )
         return await page.render(
             "login.html",
-            status_code=status,
+            status_code=status_of(answered_as),
             next=target,
             error=message,
             login=login_value,
@@ -107,7 +119,11 @@ async def signup(page: AnyPage) -> Response:
             message = "An OKANE account already uses this phone number or email. Log in instead."
         shown = {k: v for k, v in values.items() if k != "password"}
         return await page.render(
-            "signup.html", status_code=422, error=message, field=error.field, values=shown
+            "signup.html",
+            status_code=status_of(Category.INVALID),  # the form again, with what to change
+            error=message,
+            field=error.field,
+            values=shown,
         )
     credential = await session.start(page.state, user, method="signup")
     return _signed_in(page, credential, "/wallet")
@@ -139,7 +155,7 @@ async def google_callback(page: AnyPage) -> Response:
     except (AuthenticationFailed, DuplicateUser) as error:
         return await page.render(
             "login.html",
-            status_code=401,
+            status_code=status_of(Category.UNAUTHENTICATED),
             next="/wallet",
             error=f"Google sign-in did not work: {error.message}",
             login="",

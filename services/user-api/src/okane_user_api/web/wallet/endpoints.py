@@ -16,19 +16,22 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from okane_core.app import topups, transfers, withdrawals
-from okane_core.errors import InvalidRequest, OkaneError, RateLimited
+from okane_core.errors import Category, InvalidRequest, OkaneError, RateLimited
 from okane_user_api.events.endpoints import event_stream
 from okane_user_api.schemas import TopupRequest, TransferRequest, WithdrawalRequest
 from okane_user_api.web.forms import validate
 from okane_user_api.web.pages import Page, PageRoute, UserPage, redirect
 from okane_user_api.web.recipients import recipient_name
 from okane_web.money import format_decimal, parse_rupees
-from okane_web.problems import status_for
+from okane_web.problems import status_for, status_of
 
 router = APIRouter(prefix="/wallet", route_class=PageRoute, include_in_schema=False)
 
 RECENT = 8
 QUICK_PAYEES = 6
+
+# A form shown again with what was wrong answers as invalid input, whatever refused it.
+SHOWN_AGAIN = status_of(Category.INVALID)
 
 
 def new_idempotency_key() -> str:
@@ -82,7 +85,7 @@ async def events(
 async def _add_form(page: Page, *, amount: str = "", error: str | None = None) -> Response:
     return await page.render(
         "add_money.html",
-        status_code=200 if error is None else 422,
+        status_code=200 if error is None else SHOWN_AGAIN,
         amount=amount,
         error=error,
         idempotency_key=new_idempotency_key(),
@@ -138,7 +141,7 @@ async def _send_form(
     contacts = await page.state.okane.cache.reads.contacts(page.signed_in.user_id, QUICK_PAYEES)
     return await page.render(
         "send.html",
-        status_code=200 if error is None else 422,
+        status_code=200 if error is None else SHOWN_AGAIN,
         to=to,
         amount=amount,
         note=note,
@@ -188,12 +191,11 @@ async def send_recipient(page: UserPage, to: str = "") -> JSONResponse:
     """The name behind an exact phone or email, for the form's inline confirmation."""
     try:
         name = await recipient_name(page.state, page.signed_in.user_id, to[:254])
-    except RateLimited as error:
-        return JSONResponse(
-            {"error": error.message}, 429, headers={"Retry-After": str(error.retry_after)}
-        )
     except OkaneError as error:
-        return JSONResponse({"error": error.message}, status_for(error))
+        headers = (
+            {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+        )
+        return JSONResponse({"error": error.message}, status_for(error), headers=headers)
     return JSONResponse({"name": name}, headers={"Cache-Control": "no-store"})
 
 
@@ -233,7 +235,7 @@ async def _withdraw_form(page: Page, *, amount: str = "", error: str | None = No
     wallet = await page.state.okane.cache.reads.wallet(page.signed_in.user_id)
     return await page.render(
         "withdraw.html",
-        status_code=200 if error is None else 422,
+        status_code=200 if error is None else SHOWN_AGAIN,
         wallet=wallet,
         amount=amount,
         error=error,
