@@ -227,6 +227,12 @@ class StatementTimeout(Unavailable):
     code = "statement_timeout"
 
 
+class DatabaseUnavailable(Unavailable):
+    """The connection to PostgreSQL was lost, or PostgreSQL cannot be reached."""
+
+    code = "database_unavailable"
+
+
 class RetryableConflict(Unavailable):
     """Serialization failure or deadlock that survived the bounded retries."""
 

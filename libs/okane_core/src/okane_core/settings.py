@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     lock_timeout_ms: PositiveInt = 2_000
     statement_timeout_ms: PositiveInt = 10_000
     max_retries: PositiveInt = 5
+    batch_transfers: bool = Field(
+        default=True,
+        description="concurrent transfers of one process leave for PostgreSQL together, one "
+        "statement and one commit per batch",
+    )
+    max_batch: PositiveInt = Field(default=256, le=10_000, description="transfers per batch")
 
     # Money rules.
     currency: str = Field(default="INR", pattern=r"^[A-Z]{3}$")
@@ -57,6 +63,9 @@ class Settings(BaseSettings):
     # Services.
     user_api_host: str = "127.0.0.1"
     user_api_port: PositiveInt = 8000
+    user_api_workers: PositiveInt = Field(
+        default=2, description="uvicorn worker processes of user-api (okane up; the chart's own)"
+    )
     bank_webhook_host: str = "127.0.0.1"
     bank_webhook_port: PositiveInt = 8001
     bank_webhook_secret: SecretStr | None = Field(

@@ -83,6 +83,7 @@ def create_app(
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            await state.okane.close()
             await redis.aclose()
             await engine.dispose()
 

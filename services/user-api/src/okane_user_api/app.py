@@ -83,6 +83,7 @@ def create_app(
             yield
         finally:
             await hub.stop()
+            await okane.close()
             await redis.aclose()
             await engine.dispose()
 

@@ -39,6 +39,17 @@ async def current_principal(
     return principal
 
 
+async def token_principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)], state: State
+) -> Principal:
+    """The caller of a genuine, unexpired token, for endpoints whose use case checks the
+    session itself in its own database round trip (money movements): no separate revocation
+    call."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationFailed("a bearer access token is required")
+    return state.tokens.verify(credentials.credentials)
+
+
 async def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     if not principal.is_admin:
         raise PermissionDenied("this needs the admin role")
@@ -46,6 +57,7 @@ async def admin_principal(principal: Annotated[Principal, Depends(current_princi
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+TokenUser = Annotated[Principal, Depends(token_principal)]
 Admin = Annotated[Principal, Depends(admin_principal)]
 Revocation = Annotated[Revocations, Depends(get_revocations)]
 

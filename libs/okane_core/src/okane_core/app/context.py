@@ -3,18 +3,25 @@ hands to every use case: settings, the ledger's configuration, the unit of work 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from psycopg import AsyncConnection
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from okane_core.app.reads import ReadCache
 from okane_core.cache.events import EventPublisher
 from okane_core.cache.store import VersionedStore
+from okane_core.db.batcher import Batcher
 from okane_core.db.changes import Changes
-from okane_core.db.engine import create_session_factory
+from okane_core.db.engine import create_session_factory, raw_connector
 from okane_core.db.uow import UnitOfWork
+from okane_core.ledger import transfers as ledger_transfers
 from okane_core.ledger.book import Ledger
+from okane_core.ledger.repository.transfers import run_on_connection
+from okane_core.ledger.transfers import TransferOutcome, TransferRequest
 from okane_core.observability.ledger import record_committed
 from okane_core.settings import Settings
 
@@ -37,12 +44,20 @@ class Cache:
             await self.store.invalidate([], events)
 
 
+TransferBatcher = Batcher[TransferRequest, TransferOutcome]
+
+
 @dataclass
 class Okane:
     settings: Settings
     ledger: Ledger
     uow: UnitOfWork
     cache: Cache
+    transfers: TransferBatcher | None  # None: each transfer is a unit of work of its own
+
+    async def close(self) -> None:
+        if self.transfers is not None:
+            await self.transfers.close()
 
 
 def build_okane(settings: Settings, engine: AsyncEngine, redis: Redis) -> Okane:
@@ -56,4 +71,28 @@ def build_okane(settings: Settings, engine: AsyncEngine, redis: Redis) -> Okane:
     reads = ReadCache(store if settings.cache_enabled else None, reads_uow)
     cache = Cache(reads=reads, store=store, events=EventPublisher(redis))
     uow = UnitOfWork(sessions, on_commit=cache.committed, max_retries=settings.max_retries)
-    return Okane(settings=settings, ledger=Ledger(settings), uow=uow, cache=cache)
+    ledger = Ledger(settings)
+    transfers = None
+    if settings.batch_transfers:
+
+        async def execute(
+            connection: AsyncConnection[Any], requests: Sequence[TransferRequest]
+        ) -> list[TransferOutcome]:
+            params = ledger_transfers.batch_parameters(ledger, requests)
+            rows = await run_on_connection(connection, params)
+            return [ledger_transfers.outcome_of(ledger, row) for row in rows]
+
+        async def committed(outcomes: Sequence[TransferOutcome]) -> None:
+            await uow.committed(ledger_transfers.record_changes(Changes(), outcomes))
+
+        url = engine.url.render_as_string(hide_password=False)
+        name = engine.pool.logging_name or "okane"
+        transfers = Batcher(
+            raw_connector(settings, url, application_name=f"{name}-transfers"),
+            execute,
+            committed,
+            name="transfers",
+            max_batch=settings.max_batch,
+            max_retries=settings.max_retries,
+        )
+    return Okane(settings=settings, ledger=ledger, uow=uow, cache=cache, transfers=transfers)

@@ -1,4 +1,9 @@
-"""Use case: pay another user (``ledger.transfers``), in one unit of work."""
+"""Use case: pay another user (``ledger.transfers``).
+
+With batching on (the default), the transfer joins the process's next batch: one statement and
+one commit for every transfer that arrived while the previous batch was in the database. Off,
+it is a unit of work of its own. Either way the commit hook has run before the answer leaves.
+"""
 
 from __future__ import annotations
 
@@ -17,16 +22,22 @@ async def transfer(
     amount: int,
     note: str | None,
     idempotency_key: str,
+    session_id: uuid.UUID | None = None,
 ) -> tuple[TransactionView, bool]:
-    """The transaction, and whether this request replays an earlier one with the same key."""
-    return await okane.uow.write(
-        lambda s: transfers.transfer(
-            okane.ledger,
-            s,
-            user_id=user_id,
-            to=to,
-            amount=amount,
-            note=note,
-            idempotency_key=idempotency_key,
-        )
+    """The transaction, and whether this request replays an earlier one with the same key.
+    With ``session_id``, the session is checked live in the same round trip: a transfer of a
+    session that has ended is refused (``unauthenticated``)."""
+    request = transfers.prepare(
+        okane.ledger,
+        user_id=user_id,
+        to=to,
+        amount=amount,
+        note=note,
+        idempotency_key=idempotency_key,
+        session_id=session_id,
     )
+    if okane.transfers is not None:
+        outcome = await okane.transfers.submit(request)
+    else:
+        (outcome,) = await okane.uow.write(lambda s: transfers.apply(okane.ledger, s, [request]))
+    return outcome.result()

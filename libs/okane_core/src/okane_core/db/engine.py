@@ -13,8 +13,9 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -40,18 +41,20 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(settings: Settings, url: str, *, application_name: str = "okane") -> AsyncEngine:
-    """An engine whose every connection carries the ledger's timeouts.
-
-    Timeouts are set once per connection (startup options), not per transaction, so they cost no
-    round trip: a stuck lock fails the caller after ``lock_timeout`` instead of hanging.
-    """
-    options = (
+def _options(settings: Settings) -> str:
+    """The ledger's timeouts, set once per connection (startup options), not per transaction, so
+    they cost no round trip: a stuck lock fails the caller after ``lock_timeout``."""
+    return (
         f"-c lock_timeout={settings.lock_timeout_ms} "
         f"-c statement_timeout={settings.statement_timeout_ms} "
         f"-c idle_in_transaction_session_timeout={settings.statement_timeout_ms * 3} "
         "-c timezone=UTC"
     )
+
+
+def create_engine(settings: Settings, url: str, *, application_name: str = "okane") -> AsyncEngine:
+    """An engine whose every connection carries the ledger's timeouts."""
+    options = _options(settings)
     # Looked up at call time, so tracing (which wraps it) covers every engine made after it is on.
     return sqlalchemy_asyncio.create_async_engine(
         normalize_url(url),
@@ -147,3 +150,24 @@ async def run_in_transaction(
             if changes:
                 await on_commit(changes)
         return result
+
+
+def raw_connector(
+    settings: Settings, url: str, *, application_name: str
+) -> Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]:
+    """Opens raw psycopg connections in autocommit mode, with the engine's timeouts, for the
+    hot path's batches (each statement its own transaction; statements prepared on first use)."""
+    conninfo = make_url(normalize_url(url)).set(drivername="postgresql")
+    dsn = conninfo.render_as_string(hide_password=False)
+
+    async def connect() -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(
+            dsn,
+            autocommit=True,
+            prepare_threshold=0,
+            connect_timeout=5,
+            options=_options(settings),
+            application_name=application_name,
+        )
+
+    return connect

@@ -85,6 +85,12 @@ DB_RETRIES = Counter(
     "Units of work retried after a deadlock or serialization failure",
     ["reason"],
 )
+BATCH_SIZE = Histogram(
+    "okane_db_batch_size",
+    "Requests per batch a batcher sent to PostgreSQL in one statement",
+    ["kind"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 DB_STATEMENTS = Counter("okane_db_statements_total", "SQL statements sent to PostgreSQL")
 DB_POOL_CONNECTIONS = Gauge(
     "okane_db_pool_connections",

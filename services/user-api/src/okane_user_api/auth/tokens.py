@@ -15,6 +15,11 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from okane_core.errors import AuthenticationFailed
 
+# Verified tokens kept in process: a signature is checked once per token, not once per request.
+# An entry says only "this token is genuine and unexpired until its exp"; whether its session
+# is still live is asked on every request.
+VERIFIED_CACHE_SIZE = 10_000
+
 ISSUER = "okane"
 AUDIENCE = "okane-user-api"
 ALGORITHM = "HS256"
@@ -52,6 +57,7 @@ class TokenIssuer:
             sid={"essential": True},
             exp={"essential": True},
         )
+        self._verified: dict[str, Principal] = {}
 
     def issue(self, user_id: uuid.UUID, session_id: uuid.UUID, *, is_admin: bool) -> str:
         now = int(time.time())
@@ -69,6 +75,18 @@ class TokenIssuer:
         )
 
     def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires_at > time.time():
+                return known
+            del self._verified[token]
+        principal = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = principal
+        return principal
+
+    def _verify(self, token: str) -> Principal:
         try:
             decoded = jwt.decode(token, self._key, algorithms=[ALGORITHM])
             self._claims.validate(decoded.claims)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 
 from okane_core.app import profiles, reads, topups, transfers, withdrawals
 from okane_core.ledger.views import TransactionView
-from okane_user_api.deps import CurrentUser, State
+from okane_user_api.deps import CurrentUser, State, TokenUser
 from okane_user_api.schemas import (
     ContactList,
     ContactOut,
@@ -98,7 +98,7 @@ async def start_topup(
 async def transfer(
     body: TransferRequest,
     key: IdempotencyKey,
-    principal: CurrentUser,
+    principal: TokenUser,
     state: State,
     response: Response,
 ) -> TransactionOut:
@@ -111,6 +111,7 @@ async def transfer(
         amount=body.amount,
         note=body.note,
         idempotency_key=key,
+        session_id=principal.session_id,  # checked live in the transfer's own round trip
     )
     return _created(view, replayed, response)
 

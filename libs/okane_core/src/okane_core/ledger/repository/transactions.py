@@ -11,10 +11,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okane_core.db.changes import WalletChange, changes_of
 from okane_core.db.sql import sql
 from okane_core.ledger.domain import Posting
-from okane_core.ledger.repository.rows import BASE, TXN_COLUMNS, record, view_of
+from okane_core.ledger.repository.rows import TXN_COLUMNS, record, view_of
 from okane_core.ledger.views import TransactionView
 
 
@@ -97,98 +96,6 @@ async def insert_postings(
             "amounts": [p.amount for p in postings],
         },
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Party:
-    user_id: uuid.UUID
-    name: str
-    account_id: int
-
-
-async def transfer_parties(
-    session: AsyncSession, sender: uuid.UUID, by: str, value: str | uuid.UUID
-) -> tuple[Party | None, Party | None]:
-    """The sender's and the recipient's (found by id, phone or email) wallets, in one query."""
-    column = {"id": "u.id", "phone": "u.phone", "email": "u.email"}[by]
-    rows = await session.execute(
-        sql(
-            "SELECT u.id, u.name, a.id AS account_id, u.id = :sender AS is_sender, "
-            f"{column} = :value AS is_recipient FROM users u "
-            "JOIN accounts a ON a.user_id = u.id WHERE u.id = :sender OR "
-            f"{column} = :value"
-        ),
-        {"sender": sender, "value": value},
-    )
-    sender_party = recipient_party = None
-    for row in rows:
-        party = Party(row.id, row.name, int(row.account_id))
-        if row.is_sender:
-            sender_party = party
-        if row.is_recipient:
-            recipient_party = party
-    return sender_party, recipient_party
-
-
-async def post_transfer(
-    session: AsyncSession,
-    *,
-    id: uuid.UUID,
-    debit: Party,
-    credit: Party,
-    amount: int,
-    currency: str,
-    note: str | None,
-) -> TransactionView:
-    """A successful P2P transfer in one round trip: the transaction, its two postings, both
-    balances and both contacts, as data-modifying CTEs of a single statement. The caller holds
-    the locks on both accounts."""
-    row = (
-        await session.execute(
-            sql(
-                "WITH t AS (INSERT INTO transactions AS t (id, kind, status, amount, currency, "
-                "debit_account_id, credit_account_id, initiator_id, note, settled_at) "
-                "VALUES (:id, 'p2p', 'success', :amount, :currency, :debit, :credit, :payer, "
-                f":note, now()) RETURNING {TXN_COLUMNS}), "
-                "p AS (INSERT INTO postings (transaction_id, account_id, amount, currency) "
-                "VALUES (:id, :debit, -CAST(:amount AS bigint), :currency), "
-                "(:id, :credit, :amount, :currency)), "
-                "b AS (UPDATE accounts a SET available = a.available + CASE WHEN a.id = :debit "
-                "THEN -CAST(:amount AS bigint) ELSE :amount END, version = a.version + 1, "
-                "updated_at = now() WHERE a.id IN (:debit, :credit) "
-                "RETURNING a.user_id, a.id, a.version, a.available, a.locked, a.currency), "
-                "c AS (INSERT INTO contacts AS c (owner_id, contact_id, last_paid_at, payments) "
-                "SELECT o, k, now(), 1 FROM (VALUES (CAST(:payer AS uuid), CAST(:payee AS uuid)), "
-                "(CAST(:payee AS uuid), CAST(:payer AS uuid))) AS pair(o, k) ORDER BY o, k "
-                "ON CONFLICT (owner_id, contact_id) DO UPDATE SET last_paid_at = now(), "
-                "payments = c.payments + 1) "
-                "SELECT t.*, (SELECT json_agg(b) FROM b) AS wallets FROM t"
-            ),
-            {
-                "id": id,
-                "amount": amount,
-                "currency": currency,
-                "debit": debit.account_id,
-                "credit": credit.account_id,
-                "payer": debit.user_id,
-                "payee": credit.user_id,
-                "note": note,
-            },
-        )
-    ).one()
-    values = tuple(row)
-    view = record(session, TransactionView(*values[:BASE]))
-    wallets = changes_of(session.info).wallets
-    for wallet in values[BASE]:
-        wallets[uuid.UUID(wallet["user_id"])] = WalletChange(
-            uuid.UUID(wallet["user_id"]),
-            int(wallet["id"]),
-            int(wallet["version"]),
-            int(wallet["available"]),
-            int(wallet["locked"]),
-            wallet["currency"],
-        )
-    return view
 
 
 async def postings_of(session: AsyncSession, transaction_id: uuid.UUID) -> list[Posting]:

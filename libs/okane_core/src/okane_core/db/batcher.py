@@ -1,0 +1,179 @@
+"""Group commit for one process: concurrent requests of one kind leave for the database together.
+
+While one batch is in the database the next one gathers; it leaves as soon as the database is
+free, with no timer, so a lone request waits for nothing. Each batch is one statement on a raw
+psycopg connection in autocommit mode (the statement is its own transaction, so one commit per
+batch), and each request gets its own outcome. Answers leave only after the commit and after
+the commit hook (cache invalidation, live events) has run.
+
+A batch that fails as a whole (a deadlock, a lock or statement timeout, a dropped connection) is
+split in halves and each half retried, down to the single request that met the problem: only it
+fails. A request whose batch's COMMIT outcome is unknown (the connection dropped) is retried on a
+new connection; requests are idempotent by key, so a batch that did commit answers as a replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import psycopg
+from psycopg import AsyncConnection
+
+from okane_core.db.errors import (
+    DEADLOCK_DETECTED,
+    LOCK_NOT_AVAILABLE,
+    QUERY_CANCELED,
+    RETRYABLE,
+    sqlstate,
+)
+from okane_core.errors import (
+    DatabaseUnavailable,
+    LockTimeout,
+    OkaneError,
+    RetryableConflict,
+    StatementTimeout,
+)
+from okane_core.observability import metrics
+
+log = logging.getLogger(__name__)
+
+Request = TypeVar("Request")
+Outcome = TypeVar("Outcome")
+
+Connect = Callable[[], Awaitable[AsyncConnection[Any]]]
+Execute = Callable[[AsyncConnection[Any], Sequence[Request]], Awaitable[list[Outcome]]]
+Committed = Callable[[Sequence[Outcome]], Awaitable[None]]
+
+
+def _translate(error: BaseException) -> OkaneError:
+    state = sqlstate(error)
+    if state == LOCK_NOT_AVAILABLE:
+        return LockTimeout("the account is busy; try again")
+    if state == QUERY_CANCELED:
+        return StatementTimeout("the database took too long; try again")
+    if state in RETRYABLE:
+        return RetryableConflict("the operation conflicted with another one; try again")
+    return DatabaseUnavailable("the database is unavailable; try again")
+
+
+class Batcher(Generic[Request, Outcome]):
+    def __init__(
+        self,
+        connect: Connect,
+        execute: Execute[Request, Outcome],
+        committed: Committed[Outcome],
+        *,
+        name: str,
+        max_batch: int = 256,
+        max_retries: int = 5,
+    ) -> None:
+        self._connect = connect
+        self._execute = execute
+        self._committed = committed
+        self._name = name
+        self._max_batch = max_batch
+        self._max_retries = max_retries
+        self._queue: list[tuple[Request, asyncio.Future[Outcome]]] = []
+        self._wake = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self._connection: AsyncConnection[Any] | None = None
+
+    async def submit(self, request: Request) -> Outcome:
+        """The request's outcome, once its batch committed and the commit hook ran."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._queue.append((request, future))
+        self._wake.set()
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain(), name=f"{self._name}-batcher")
+        return await future
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        for _, future in self._queue:
+            if not future.done():
+                future.set_exception(DatabaseUnavailable("the service is stopping; try again"))
+        self._queue.clear()
+        await self._disconnect()
+
+    async def _drain(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                pending = [(r, f) for r, f in batch if not f.done()]
+                if pending:
+                    metrics.BATCH_SIZE.labels(self._name).observe(len(pending))
+                    await self._run(pending, attempt=0)
+
+    async def _run(
+        self, batch: list[tuple[Request, asyncio.Future[Outcome]]], *, attempt: int
+    ) -> None:
+        try:
+            connection = await self._connection_for_batch()
+            outcomes = await self._execute(connection, [request for request, _ in batch])
+        except (psycopg.Error, OSError) as error:
+            await self._failed(batch, error, attempt=attempt)
+            return
+        except Exception as error:  # a bug: fail these requests, keep serving the others
+            log.exception("%s batch failed", self._name)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        metrics.DB_STATEMENTS.inc()
+        try:
+            await self._committed(outcomes)
+        finally:
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+
+    async def _failed(
+        self,
+        batch: list[tuple[Request, asyncio.Future[Outcome]]],
+        error: BaseException,
+        *,
+        attempt: int,
+    ) -> None:
+        state = sqlstate(error)
+        lost = isinstance(error, psycopg.OperationalError | OSError) and state is None
+        if lost or (self._connection is not None and self._connection.broken):
+            await self._disconnect()
+        if len(batch) > 1:
+            # Split: only the request that meets the problem fails.
+            middle = len(batch) // 2
+            await self._run(batch[:middle], attempt=attempt)
+            await self._run(batch[middle:], attempt=attempt)
+            return
+        if (lost or state in RETRYABLE) and attempt < self._max_retries:
+            metrics.DB_RETRIES.labels(
+                "deadlock" if state == DEADLOCK_DETECTED else "serialization" if state else "lost"
+            ).inc()
+            await asyncio.sleep(min(0.2, 0.005 * 2**attempt) * random.uniform(0.5, 1.5))  # noqa: S311
+            await self._run(batch, attempt=attempt + 1)
+            return
+        log.warning("%s request failed: %s", self._name, error)
+        _, future = batch[0]
+        if not future.done():
+            future.set_exception(_translate(error))
+
+    async def _connection_for_batch(self) -> AsyncConnection[Any]:
+        if self._connection is None or self._connection.closed:
+            self._connection = await self._connect()
+        return self._connection
+
+    async def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(psycopg.Error, OSError):
+                await connection.close()
