@@ -39,7 +39,7 @@ test: lint
 
 # Benchmarks against same-run baselines; writes bench/results.json (installs wrk if missing).
 bench: install
-	$(PY)/python -m bench.run
+	SCENARIO=$(SCENARIO) $(PY)/python -m bench.run
 
 # Where user-api spends its CPU on transfers and cached reads (py-spy, top functions).
 profile: install

@@ -52,10 +52,24 @@ class Server:
             self.process.wait()
 
 
-def start_uvicorn(name: str, target: str, env: dict[str, str], logs: Path) -> Server:
+def start_uvicorn(
+    name: str,
+    target: str,
+    env: dict[str, str],
+    logs: Path,
+    *,
+    workers: int = 1,
+    metrics: Path | None = None,
+) -> Server:
+    """A uvicorn of ``workers`` processes; with several, each writes its metrics files under
+    ``metrics`` (emptied first) and /metrics adds them up."""
     port = free_port()
     logs.mkdir(parents=True, exist_ok=True)
     handle = (logs / f"{name}.log").open("wb")
+    if metrics is not None:
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir(parents=True)
+        env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -70,6 +84,8 @@ def start_uvicorn(name: str, target: str, env: dict[str, str], logs: Path) -> Se
             "--no-access-log",
             "--log-level",
             "warning",
+            "--workers",
+            str(workers),
         ],
         env={**os.environ, **env},
         stdout=handle,

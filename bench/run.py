@@ -2,8 +2,17 @@
 baseline and subject (A B A B) and reporting the median ratio. Writes ``bench/results.json``
 and prints a table. See ../shared conventions: ratios hold on a noisy machine, absolutes don't.
 
-Environment: OKANE_BENCH_SECONDS (per run, default 10), OKANE_BENCH_WARM_USERS (100000),
-OKANE_BENCH_LARGE_POSTINGS (10000000), OKANE_BENCH_ROUNDS (2).
+Environment: OKANE_BENCH_SECONDS (per run at 64 clients, default 10; half that at 1 and 8),
+OKANE_BENCH_WARM_USERS (100000), OKANE_BENCH_LARGE_POSTINGS (10000000), OKANE_BENCH_ROUNDS (3),
+SCENARIO (one of transfers, reads, warm, growth; default all: ``make bench SCENARIO=transfers``).
+
+Transfers are measured over the client sweep (1, 8, 64) with fsync off and again with durable
+commits (fsync, synchronous_commit and full_page_writes on), against two baselines each:
+pgbench running the same ledger transaction as raw SQL (bench/pgbench/transfer.sql, one client
+transaction per transfer) and pgbench calling the function the service calls, one transfer per
+call (bench/pgbench/function.sql); at 64 clients also in batches of the size the service formed
+(bench/pgbench/function_batch.sql). A run with an answer that is not 2xx, or whose successful
+transfers fall below MIN_SUCCESS of its requests, fails the bench.
 """
 
 from __future__ import annotations
@@ -51,9 +60,14 @@ from okane_core.settings import load_settings
 from okane_user_api.auth.tokens import TokenIssuer, hash_refresh_token
 
 SECONDS = float(os.environ.get("OKANE_BENCH_SECONDS", "10"))
-ROUNDS = int(os.environ.get("OKANE_BENCH_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("OKANE_BENCH_ROUNDS", "3"))
+SCENARIO = os.environ.get("SCENARIO", "")
 WALLETS = 1000
 CLIENTS = 64
+CLIENT_SWEEP = (1, 8, 64)
+# The wrk mix: 1 in 20 requests replays, 1 in 25 of the rest is refused for funds (recorded).
+MIN_SUCCESS = 0.8
+USER_API_WORKERS = 2
 WARM_USERS = int(os.environ.get("OKANE_BENCH_WARM_USERS", "100000"))
 LARGE_POSTINGS = int(os.environ.get("OKANE_BENCH_LARGE_POSTINGS", "10000000"))
 SMALL_POSTINGS = 10_000
@@ -163,7 +177,14 @@ class Bench:
             "OKANE_LOG_LEVEL": "WARNING",
             **extra,
         }
-        server = start_uvicorn(name, "okane_user_api.app:create_app", env, OUT / "logs")
+        server = start_uvicorn(
+            name,
+            "okane_user_api.app:create_app",
+            env,
+            OUT / "logs",
+            workers=USER_API_WORKERS,
+            metrics=OUT / "metrics" / name,
+        )
         self.servers.append(server)
         return server
 
@@ -245,60 +266,142 @@ def _usage(result: LoadResult) -> dict[str, Any]:
     }
 
 
+def set_durability(bench: Bench, *, durable: bool) -> None:
+    """fsync, synchronous_commit and full_page_writes on (durable) or off, for every session
+    (each is reloadable, so the server keeps running)."""
+    value = "on" if durable else "off"
+    with bench.connect("okane") as conn:
+        for name in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {name} = {value}")
+        conn.execute("SELECT pg_reload_conf()")
+    time.sleep(1)
+
+
+def successful_transfers(bench: Bench, db: str) -> int:
+    with bench.connect(db) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM transactions WHERE kind = 'p2p' AND status = 'success'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def batch_histogram(server: Server) -> dict[str, float]:
+    """The transfer batcher's batch-size histogram on this server (cumulative buckets)."""
+    found: dict[str, float] = {}
+    for line in httpx.get(server.url + "/metrics").text.splitlines():
+        if line.startswith("okane_db_batch_size") and 'kind="transfers"' in line:
+            name, value = line.rsplit(" ", 1)
+            if "_bucket" in name:
+                found[name.split('le="')[1].split('"')[0]] = float(value)
+            elif name.startswith("okane_db_batch_size_sum"):
+                found["sum"] = float(value)
+            elif name.startswith("okane_db_batch_size_count"):
+                found["count"] = float(value)
+    return found
+
+
+def batch_sizes(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """What one run formed: batches sent, mean size, and how many batches fell in each bucket."""
+    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    count = delta.pop("count", 0.0)
+    total = delta.pop("sum", 0.0)
+    buckets = sorted(((k, v) for k, v in delta.items()), key=lambda kv: float(kv[0]))
+    distribution, below = {}, 0.0
+    for bound, cumulative in buckets:
+        distribution[f"<={bound}"] = int(cumulative - below)
+        below = cumulative
+    return {
+        "batches": int(count),
+        "mean": round(total / count, 2) if count else 0.0,
+        "distribution": distribution,
+    }
+
+
+def checked_http_run(
+    bench: Bench, db: str, api: Server, seconds: float, clients: int, env: dict[str, str]
+) -> tuple[LoadResult, dict[str, Any]]:
+    """One wrk run of transfers; fails on any non-2xx answer, or when refusals pass for
+    throughput (successful transfers below MIN_SUCCESS of requests)."""
+    before_ok, before_batches = successful_transfers(bench, db), batch_histogram(api)
+    result = run_wrk(api.url, "transfer.lua", seconds, clients, env, bench.watch(api))
+    moved = successful_transfers(bench, db) - before_ok
+    if result.errors:
+        raise RuntimeError(f"{result.errors} answers were not 2xx ({api.name}, {clients} clients)")
+    if moved < MIN_SUCCESS * result.requests:
+        raise RuntimeError(
+            f"only {moved} of {result.requests} transfers moved money ({clients} clients)"
+        )
+    sizes = batch_sizes(before_batches, batch_histogram(api))
+    return result, {"moved": moved, "requests": result.requests, "batch_sizes": sizes}
+
+
 def scenario_transfers(bench: Bench, users_file: Path) -> None:
-    """HTTP transfers vs pgbench running the same ledger transaction; then a hot recipient."""
+    """HTTP transfers vs pgbench running the same ledger transaction as raw SQL, and vs the
+    database function itself, over the client sweep, with fsync off and with durable commits;
+    then a hot recipient."""
     db = "okane"
     with bench.connect(db) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_wallets")
         conn.execute(
             "CREATE TABLE bench_wallets AS SELECT row_number() OVER (ORDER BY a.id) AS n, "
-            "a.user_id, u.phone FROM accounts a JOIN users u ON u.id = a.user_id"
+            "a.user_id, u.phone, (SELECT s.id FROM auth_sessions s WHERE s.user_id = u.id "
+            "LIMIT 1) AS session_id FROM accounts a JOIN users u ON u.id = a.user_id"
         )
         conn.execute("CREATE UNIQUE INDEX ON bench_wallets (n)")
     api = bench.user_api("user-api", db)
     env = {"OKANE_BENCH_USERS": str(users_file)}
-    # Warm up both paths.
-    run_wrk(api.url, "transfer.lua", 3, CLIENTS, env, bench.watch(api))
-    run_pgbench(
-        bench.conninfo(db),
-        ROOT / "bench" / "pgbench" / "transfer.sql",
-        3,
-        CLIENTS,
-        {"wallets": WALLETS},
-        bench.watch(None),
-        OUT / "pgbench",
-    )
-    runs = []
-    for _ in range(ROUNDS):
-        base = run_pgbench(
+    scripts = ROOT / "bench" / "pgbench"
+
+    def pgbench(script: str, seconds: float, clients: int, **variables: int) -> LoadResult:
+        return run_pgbench(
             bench.conninfo(db),
-            ROOT / "bench" / "pgbench" / "transfer.sql",
-            SECONDS,
-            CLIENTS,
-            {"wallets": WALLETS},
+            scripts / script,
+            seconds,
+            clients,
+            {"wallets": WALLETS, **variables},
             bench.watch(None),
             OUT / "pgbench",
         )
-        subject = run_wrk(api.url, "transfer.lua", SECONDS, CLIENTS, env, bench.watch(api))
-        runs.append((base, subject))
-    bench.record(
-        "p2p_transfers_http",
-        "pgbench: the same ledger transaction as raw SQL",
-        runs,
-        "ratio_vs_pgbench",
-        f"{CLIENTS} clients over {WALLETS} wallets, 1 paisa each",
-    )
+
+    # Warm up every path once.
+    run_wrk(api.url, "transfer.lua", 3, CLIENTS, env, bench.watch(api))
+    for script in ("transfer.sql", "function.sql"):
+        pgbench(script, 3, CLIENTS)
+    for durable in (False, True):
+        set_durability(bench, durable=durable)
+        mode = "durable" if durable else "fsync_off"
+        for clients in CLIENT_SWEEP:
+            seconds = SECONDS if clients == CLIENTS else max(SECONDS / 2, 3)
+            rounds: list[dict[str, Any]] = []
+            subject: LoadResult | None = None
+            base: LoadResult | None = None
+            for _ in range(ROUNDS):
+                base = pgbench("transfer.sql", seconds, clients)
+                subject, checked = checked_http_run(bench, db, api, seconds, clients, env)
+                floor = pgbench("function.sql", seconds, clients)
+                round_ = {
+                    "pgbench_sql": round(base.throughput, 1),
+                    "http": round(subject.throughput, 1),
+                    "pgbench_function": round(floor.throughput, 1),
+                    "http_p50_ms": round(subject.p50_ms, 1),
+                    "http_p99_ms": round(subject.p99_ms, 1),
+                    **checked,
+                }
+                if clients == CLIENTS:
+                    size = max(1, round(checked["batch_sizes"]["mean"]))
+                    batched = pgbench("function_batch.sql", seconds, clients, batch=size)
+                    round_["pgbench_function_batch"] = round(batched.throughput * size, 1)
+                    round_["pgbench_function_batch_size"] = size
+                rounds.append(round_)
+            assert subject is not None and base is not None
+            bench.results.append(transfer_entry(mode, clients, rounds, subject, base))
+    set_durability(bench, durable=False)
     hot_phone = users_file.read_text().splitlines()[0].split()[1]
     hot_runs = []
     for _ in range(ROUNDS):
-        uniform = run_wrk(api.url, "transfer.lua", SECONDS, CLIENTS, env, bench.watch(api))
-        hot = run_wrk(
-            api.url,
-            "transfer.lua",
-            SECONDS,
-            CLIENTS,
-            env | {"OKANE_BENCH_HOT": hot_phone},
-            bench.watch(api),
+        uniform, _ = checked_http_run(bench, db, api, SECONDS, CLIENTS, env)
+        hot, _ = checked_http_run(
+            bench, db, api, SECONDS, CLIENTS, env | {"OKANE_BENCH_HOT": hot_phone}
         )
         hot_runs.append((uniform, hot))
     bench.record(
@@ -309,16 +412,61 @@ def scenario_transfers(bench: Bench, users_file: Path) -> None:
         f"{CLIENTS} clients all paying one merchant",
     )
     violations = bench.check_ledger(db)
-    bench.results[-1]["ledger_violations"] = violations
-    bench.results[-2]["ledger_violations"] = violations
+    for entry in bench.results:
+        if entry["scenario"].startswith("p2p_transfers"):
+            entry["ledger_violations"] = violations
+    if violations:
+        raise RuntimeError(
+            f"the ledger check after the transfer runs found {violations} violations"
+        )
+
+
+def transfer_entry(
+    mode: str, clients: int, rounds: list[dict[str, Any]], subject: LoadResult, base: LoadResult
+) -> dict[str, Any]:
+    def ratios(baseline: str) -> list[float]:
+        return [r["http"] / r[baseline] for r in rounds if r.get(baseline)]
+
+    entry: dict[str, Any] = {
+        "scenario": f"p2p_transfers_http_{mode}_{clients}c",
+        "baseline": "pgbench: the same ledger transaction as raw SQL (transfer.sql)",
+        "ratio_vs_pgbench": round(statistics.median(ratios("pgbench_sql")), 3),
+        "lowest_round_ratio_vs_pgbench": round(min(ratios("pgbench_sql")), 3),
+        "ratio_vs_function": round(statistics.median(ratios("pgbench_function")), 3),
+    }
+    if clients == CLIENTS:
+        entry["ratio_vs_function_batch"] = round(
+            statistics.median(ratios("pgbench_function_batch")), 3
+        )
+    entry |= {
+        "clients": clients,
+        "durability": mode,
+        "subject": _usage(subject),
+        "baseline_run": _usage(base),
+        "rounds": rounds,
+        "note": f"{clients} clients over {WALLETS} wallets, 1 paisa each; the wrk mix "
+        "replays 1 request in 20 and asks for too much in 1 in 25 of the rest",
+    }
+    log(
+        f"{entry['scenario']}: ratio_vs_pgbench {entry['ratio_vs_pgbench']} "
+        f"(lowest {entry['lowest_round_ratio_vs_pgbench']}), ratio_vs_function "
+        f"{entry['ratio_vs_function']}, {subject.throughput:.0f}/s, p50 {subject.p50_ms:.1f} ms"
+    )
+    return entry
 
 
 def scenario_cached_reads(bench: Bench, users_file: Path) -> None:
     db = "okane"
-    cached = next(s for s in bench.servers if s.name == "user-api")
+    cached = next((s for s in bench.servers if s.name == "user-api"), None) or bench.user_api(
+        "user-api", db
+    )
     uncached = bench.user_api("user-api-no-cache", db, OKANE_CACHE_ENABLED="false")
     bare = start_uvicorn(
-        "bare", "bench.bare_app:create_app", {"OKANE_REDIS_URL": bench.redis_url}, OUT / "logs"
+        "bare",
+        "bench.bare_app:create_app",
+        {"OKANE_REDIS_URL": bench.redis_url},
+        OUT / "logs",
+        workers=USER_API_WORKERS,
     )
     bench.servers.append(bare)
     env = {"OKANE_BENCH_USERS": str(users_file), "OKANE_BENCH_PATH": "/v1/wallet"}
@@ -510,11 +658,12 @@ def seeded_bench() -> Iterator[tuple[Bench, Path]]:
         data_dir=data,
         postgres_port=free_port(),
         redis_port=free_port(),
-        durable=False,
+        durable=True,  # fsync is switched per scenario (set_durability), not fixed at start
     )
     with stack:
         bench = Bench(stack)
         try:
+            set_durability(bench, durable=False)
             upgrade(bench.url("okane"))
             with bench.connect("okane") as conn:
                 seed_users(conn, WALLETS)
@@ -531,14 +680,22 @@ def seeded_bench() -> Iterator[tuple[Bench, Path]]:
 def main() -> None:
     ensure_wrk()
     started = time.monotonic()
+    chosen = {SCENARIO} if SCENARIO else {"transfers", "reads", "warm", "growth"}
+    unknown = chosen - {"transfers", "reads", "warm", "growth"}
+    if unknown:
+        raise SystemExit(f"SCENARIO must be one of transfers, reads, warm, growth: {unknown}")
     with seeded_bench() as (bench, users_file):
-        scenario_transfers(bench, users_file)
-        scenario_cached_reads(bench, users_file)
+        if "transfers" in chosen:
+            scenario_transfers(bench, users_file)
+        if "reads" in chosen:
+            scenario_cached_reads(bench, users_file)
         for server in list(bench.servers):
             server.stop()
         bench.servers.clear()
-        scenario_warm(bench)
-        scenario_growth(bench)
+        if "warm" in chosen:
+            scenario_warm(bench)
+        if "growth" in chosen:
+            scenario_growth(bench)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],
         capture_output=True,
@@ -553,11 +710,34 @@ def main() -> None:
         "machine": platform.platform(),
         "seconds_per_run": SECONDS,
         "rounds": ROUNDS,
+        "scenarios_run": sorted(chosen),
+        "user_api_workers": USER_API_WORKERS,
         "total_seconds": round(time.monotonic() - started),
         "scenarios": bench.results,
     }
-    (ROOT / "bench" / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    for entry in bench.results:
+        entry |= {"date": report["date"], "commit": commit}
+    path = ROOT / "bench" / "results.json"
+    if SCENARIO and path.exists():
+        # One scenario: its entries replace the earlier ones; the others keep their own date.
+        earlier = json.loads(path.read_text())
+        families = {_family(e["scenario"]) for e in bench.results}
+        kept = [e for e in earlier.get("scenarios", []) if _family(e["scenario"]) not in families]
+        report["scenarios"] = kept + bench.results
+    path.write_text(json.dumps(report, indent=2) + "\n")
     print(table(report))
+
+
+def _family(scenario: str) -> str:
+    for prefix, family in (
+        ("p2p_transfers", "transfers"),
+        ("cached_", "reads"),
+        ("uncached_", "reads"),
+        ("okane_warm", "warm"),
+    ):
+        if scenario.startswith(prefix):
+            return family
+    return "growth"
 
 
 def table(report: dict[str, Any]) -> str:

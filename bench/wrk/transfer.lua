@@ -1,9 +1,14 @@
 -- P2P transfers through the HTTP API: each request is signed in as a random user, pays a random
--- other user (or the merchant, when OKANE_BENCH_HOT names one) 1 paisa, with a fresh key.
+-- other user (or the merchant, when OKANE_BENCH_HOT names one) 1 paisa, with a fresh key. The
+-- mix also has what real clients send: every REPLAY_EVERY-th request retries the previous
+-- request with its key (a replay, answered 201 with Idempotent-Replayed), and every
+-- BROKE_EVERY-th asks for more than any wallet holds (a recorded insufficient_funds, 201).
 local tokens, phones = {}, {}
 local counter = 0
 local prefix
 local hot = os.getenv("OKANE_BENCH_HOT")
+local REPLAY_EVERY, BROKE_EVERY = 20, 25
+local last
 
 function init(args)
   for line in io.lines(os.getenv("OKANE_BENCH_USERS")) do
@@ -17,6 +22,9 @@ end
 
 function request()
   counter = counter + 1
+  if last and counter % REPLAY_EVERY == 0 then
+    return last
+  end
   local i = math.random(#tokens)
   local to
   if hot then
@@ -27,9 +35,11 @@ function request()
     if j >= i then j = j + 1 end
     to = phones[j]
   end
-  return wrk.format("POST", "/v1/transfers", {
+  local amount = (counter % BROKE_EVERY == 0) and 5000000 or 1
+  last = wrk.format("POST", "/v1/transfers", {
     ["Authorization"] = "Bearer " .. tokens[i],
     ["Content-Type"] = "application/json",
     ["Idempotency-Key"] = prefix .. "-" .. counter,
-  }, '{"to":"' .. to .. '","amount":1}')
+  }, '{"to":"' .. to .. '","amount":' .. amount .. '}')
+  return last
 end

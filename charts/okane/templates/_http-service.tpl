@@ -62,6 +62,8 @@ spec:
             - --proxy-headers
             - --timeout-graceful-shutdown
             - "20"
+            - --workers
+            - {{ $values.workers | quote }}
             {{- range $values.extraArgs }}
             - {{ . | quote }}
             {{- end }}
@@ -80,6 +82,9 @@ spec:
             - name: OTEL_EXPORTER_OTLP_ENDPOINT
               value: {{ . | quote }}
             {{- end }}
+            # Each worker writes its metrics here; /metrics adds them up.
+            - name: PROMETHEUS_MULTIPROC_DIR
+              value: /run/okane-metrics
             {{- range $key, $value := $values.env }}
             - name: {{ $key }}
               value: {{ $value | toString | quote }}
@@ -116,10 +121,15 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            - name: metrics
+              mountPath: /run/okane-metrics
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: 64Mi
+        - name: metrics
+          emptyDir:
+            sizeLimit: 16Mi
 ---
 apiVersion: v1
 kind: Service

@@ -7,11 +7,13 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -194,15 +196,24 @@ def up() -> None:
             **local_secrets(settings),
         }
         services = [
-            ("okane_user_api.app:create_app", settings.user_api_host, settings.user_api_port),
+            (
+                "okane_user_api.app:create_app",
+                settings.user_api_host,
+                settings.user_api_port,
+                settings.user_api_workers,
+            ),
             (
                 "okane_bank_webhook.app:create_app",
                 settings.bank_webhook_host,
                 settings.bank_webhook_port,
+                1,
             ),
         ]
-        children = [_serve(target, host, port, env) for target, host, port in services]
-        for (target, host, port), _ in zip(services, children, strict=True):
+        children = [
+            _serve(target, host, port, workers, env=env, metrics=settings.data_dir / "metrics")
+            for target, host, port, workers in services
+        ]
+        for (target, host, port, _), _ in zip(services, children, strict=True):
             log.info("%s listening on http://%s:%s", target.split(".")[0], host, port)
         log.info("the wallet: http://%s:%s/", settings.user_api_host, settings.user_api_port)
         try:
@@ -283,10 +294,29 @@ def bank_decline(
     _settle(reference, approve=False, amount=amount)
 
 
-def _serve(target: str, host: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _serve(
+    target: str, host: str, port: int, workers: int, *, env: dict[str, str], metrics: Path
+) -> subprocess.Popen[bytes]:
+    """A uvicorn of ``workers`` processes; their metrics files go in a fresh directory that
+    /metrics adds up."""
+    directory = metrics / target.split(".", maxsplit=1)[0]
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", target, "--host", host, "--port", str(port)],
-        env={**os.environ, **env},
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            target,
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env={**os.environ, **env, "PROMETHEUS_MULTIPROC_DIR": str(directory)},
         start_new_session=True,
     )
 
