@@ -102,7 +102,8 @@ def start_uvicorn(
                 return Server(name, url, process)
         except httpx.TransportError:
             time.sleep(0.1)
-    raise TimeoutError(f"{name} did not start")
+    Server(name, url, process).stop()
+    raise TimeoutError(f"{name} did not start; see {logs / (name + '.log')}")
 
 
 @dataclass
@@ -281,7 +282,7 @@ def run_wrk(
     wrk = ensure_wrk()
     command = [
         wrk,
-        "-t2",
+        f"-t{min(2, connections)}",
         f"-c{connections}",
         f"-d{int(seconds)}s",
         "--latency",
@@ -346,7 +347,7 @@ def run_pgbench(
         "-c",
         str(clients),
         "-j",
-        "2",
+        str(min(2, clients)),
         "-T",
         str(int(seconds)),
         "-l",

@@ -1,7 +1,7 @@
 """``make profile``: where user-api spends its CPU on the two hot paths.
 
 Starts the same stack as ``make bench`` (private PostgreSQL and Redis, 1,000 signed-in wallets,
-one user-api process), drives P2P transfers and then cached ``GET /v1/wallet`` with wrk, and
+user-api with its workers), drives P2P transfers and then cached ``GET /v1/wallet`` with wrk, and
 samples the server with py-spy from outside the process (the server runs unmodified; only
 the thread holding the GIL is sampled, so the figures are where Python spends CPU, not where
 it waits). Writes the raw stacks to ``bench/out/profile-<scenario>.txt`` (flame-graph input)
@@ -84,6 +84,7 @@ def profile(bench: Bench, server: Server, name: str, script: str, env: dict[str,
             "--rate",
             "100",
             "--gil",
+            "--subprocesses",  # every uvicorn worker
             "--format",
             "raw",
             "--output",

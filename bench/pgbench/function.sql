@@ -6,6 +6,6 @@
 \set c 1 + (:a + :b - 1) % :wallets
 SELECT user_id AS du, session_id AS ds FROM bench_wallets WHERE n = :a \gset
 SELECT phone AS cphone FROM bench_wallets WHERE n = :c \gset
-SELECT count(*) FROM okane_transfers_v1(ARRAY[:'du']::uuid[], ARRAY[:'ds']::uuid[],
-  ARRAY[gen_random_uuid()::text], ARRAY['\x00'::bytea], ARRAY['phone'], ARRAY[:'cphone'],
+SELECT count(*) FROM okane_transfers_v1(ARRAY[CAST(:du AS uuid)], ARRAY[CAST(:ds AS uuid)],
+  ARRAY[gen_random_uuid()::text], ARRAY['\x00'::bytea], ARRAY['phone'], ARRAY[CAST(:cphone AS text)],
   ARRAY[1]::bigint[], ARRAY[NULL]::text[], ARRAY[uuidv7()], 20000000, 86400, 'Asia/Kolkata');

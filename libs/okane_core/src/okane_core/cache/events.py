@@ -75,7 +75,8 @@ class EventPublisher:
                 stream = keys.events_stream(user_id)
                 pipe.xadd(stream, {"data": json.dumps(data)}, maxlen=STREAM_LENGTH)
                 pipe.expire(stream, STREAM_TTL_SECONDS)
-                pipe.publish(keys.EVENTS_CHANNEL, str(user_id))
+            # One wake-up for the whole commit: the ids of every user whose stream grew.
+            pipe.publish(keys.EVENTS_CHANNEL, " ".join(str(user_id) for user_id in events))
 
         return build
 
@@ -119,9 +120,10 @@ class EventHub:
                 await asyncio.sleep(1)
 
     def _wake(self, raw: bytes | str) -> None:
-        user = raw.decode() if isinstance(raw, bytes) else raw
-        for waiter in self._listeners.get(user, ()):
-            waiter.set()
+        users = raw.decode() if isinstance(raw, bytes) else raw
+        for user in users.split():
+            for waiter in self._listeners.get(user, ()):
+                waiter.set()
 
     @contextlib.asynccontextmanager
     async def listen(self, user_id: uuid.UUID) -> AsyncIterator[asyncio.Event]:

@@ -65,18 +65,27 @@ end
 return stored
 """
 
-# KEYS[1] entry; ARGV: version, ttl ms. Replace with a tombstone unless the entry is already at
-# this version or newer.
+# KEYS: entries (one user's, so one Redis Cluster slot); ARGV[1]: ttl ms, then a version per
+# key. Replace each with a tombstone unless it is already at that version or newer: one call
+# per user, however many of their entries a write changed.
 _INVALIDATE = """
-local current = redis.call('GET', KEYS[1])
-if current then
-  local sep = string.find(current, '|', 1, true)
-  if tonumber(string.sub(current, 1, sep - 1)) >= tonumber(ARGV[1]) then
-    return 0
+local written = 0
+for i, key in ipairs(KEYS) do
+  local version = tonumber(ARGV[i + 1])
+  local keep = 0
+  local current = redis.call('GET', key)
+  if current then
+    local sep = string.find(current, '|', 1, true)
+    if tonumber(string.sub(current, 1, sep - 1)) >= version then
+      keep = 1
+    end
+  end
+  if keep == 0 then
+    redis.call('SET', key, ARGV[i + 1] .. '|T|', 'PX', ARGV[1])
+    written = written + 1
   end
 end
-redis.call('SET', KEYS[1], ARGV[1] .. '|T|', 'PX', ARGV[2])
-return 1
+return written
 """
 
 
@@ -246,9 +255,19 @@ class VersionedStore:
         entries: Iterable[tuple[str, int]],
         also: Callable[[Pipeline], None] | None = None,
     ) -> None:
+        by_user: dict[str, list[tuple[str, int]]] = {}
+        for key, version in entries:
+            by_user.setdefault(_hash_tag(key), []).append((key, version))
+
         def build(pipe: Pipeline) -> None:
-            for key, version in entries:
-                pipe.evalsha(self._invalidate_sha, 1, key, version, self.tombstone_ttl_ms)
+            for group in by_user.values():
+                pipe.evalsha(
+                    self._invalidate_sha,
+                    len(group),
+                    *(key for key, _ in group),
+                    self.tombstone_ttl_ms,
+                    *(version for _, version in group),
+                )
             if also is not None:
                 also(pipe)
 
@@ -275,6 +294,13 @@ class VersionedStore:
                 self._dirty_overflow = True
                 return
             self._dirty[key] = max(version, self._dirty.get(key, 0))
+
+
+def _hash_tag(key: str) -> str:
+    """The part of a key Redis Cluster hashes (``{...}``): keys that share it share a slot."""
+    start = key.find("{")
+    end = key.find("}", start + 1)
+    return key[start + 1 : end] if start >= 0 and end > start + 1 else key
 
 
 def _sha(script: str) -> str:

@@ -165,3 +165,45 @@ def can_cover(available: int, amount: int) -> bool:
 
 def within_daily_limit(spent_today: int, amount: int, limit: int) -> bool:
     return spent_today + amount <= limit
+
+
+class TransferRefusal(enum.StrEnum):
+    """Why a transfer is refused outright (nothing is written). Insufficient funds is not a
+    refusal: it is a recorded failure."""
+
+    RECIPIENT_NOT_FOUND = "recipient_not_found"
+    SELF_TRANSFER = "self_transfer"
+    USER_NOT_FOUND = "user_not_found"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    DAILY_LIMIT_EXCEEDED = "daily_limit_exceeded"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferParty:
+    """What a transfer's decision needs to know of one wallet, read under its lock."""
+
+    user_id: object
+    available: int
+    currency: str
+    spent_today: int = 0  # outgoing today (pending and successful), for the daily limit
+
+
+def decide_transfer(  # noqa: PLR0911 - one return per rule, in the order the rules apply
+    payer: TransferParty | None, payee: TransferParty | None, amount: int, *, daily_limit: int
+) -> TransferRefusal | Status:
+    """The specification of one transfer's outcome, in the order the checks apply: a refusal,
+    or the status of the transaction it records (``success``, or ``failure`` for insufficient
+    funds). ``okane_transfers_v1`` applies exactly these rules in the database."""
+    if payee is None:
+        return TransferRefusal.RECIPIENT_NOT_FOUND
+    if payer is not None and payee.user_id == payer.user_id:
+        return TransferRefusal.SELF_TRANSFER
+    if payer is None:
+        return TransferRefusal.USER_NOT_FOUND
+    if payer.currency != payee.currency:
+        return TransferRefusal.CURRENCY_MISMATCH
+    if not within_daily_limit(payer.spent_today, amount, daily_limit):
+        return TransferRefusal.DAILY_LIMIT_EXCEEDED
+    if not can_cover(payer.available, amount):
+        return Status.FAILURE
+    return Status.SUCCESS
