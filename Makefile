@@ -34,8 +34,15 @@ lint: install ## ruff, ruff format --check, mypy (strict), import-linter
 	$(PY)/mypy
 	$(PY)/lint-imports
 
-test: lint ## lint, type-check and run every test
-	$(PY)/pytest
+# Coverage of the test process and of every Python process it starts (servers, the operator,
+# `okane` commands); report and HTML under .okane/coverage/. okane_core must not fall under
+# its floor, the coverage it reached when the floor was set.
+CORE_COVERAGE_FLOOR := 91
+
+test: lint ## lint, then every test with coverage; fails if okane_core falls under its floor
+	$(PY)/pytest --cov --cov-report=term:skip-covered --cov-report=html
+	@printf 'okane_core coverage (floor $(CORE_COVERAGE_FLOOR)%%): '
+	@$(PY)/coverage report --include='libs/okane_core/*' --format=total --fail-under=$(CORE_COVERAGE_FLOOR)
 
 # Benchmarks against same-run baselines; writes bench/results.json (installs wrk if missing).
 bench: install ## benchmarks against same-run baselines, into bench/results.json
