@@ -8,7 +8,7 @@ AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: browser
 
-browser:
+browser: ## install Debian's chromium for the browser tests, if missing
 	@test -x $(CHROMIUM) || { \
 		echo "installing Debian's chromium for the browser tests"; \
 		$(AS_ROOT) apt-get update -qq && \

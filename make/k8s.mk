@@ -7,11 +7,11 @@ K8S_TOOLCHAIN := tools/k8s-toolchain.sh
 
 # kube-apiserver, kube-controller-manager, kubectl, etcd and helm, built from the Go module proxy
 # into ~/.cache/okane/k8s/ (once; several minutes on two cores; logged there in build.log).
-k8s-toolchain:
+k8s-toolchain: ## build the pinned Kubernetes toolchain into ~/.cache/okane/k8s/ (once)
 	@bash $(K8S_TOOLCHAIN) >/dev/null
 
 # etcd + kube-apiserver + kube-controller-manager on loopback; prints the KUBECONFIG to use.
-k8s-up: install k8s-toolchain
+k8s-up: install k8s-toolchain ## a local control plane in the foreground; prints its KUBECONFIG
 	$(PY)/python -m tests.k8s.cluster
 
 test: k8s-toolchain
