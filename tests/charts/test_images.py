@@ -246,6 +246,12 @@ def _start(image: Emulated, container: dict[str, object], env: dict[str, str]):
     port = free_port()
     args[args.index("--host") + 1] = "127.0.0.1"
     args[args.index("--port") + 1] = str(port)
+    # What the kubelet does: an empty directory at each volume mount; settings naming a mount
+    # point name the image's copy of it here.
+    mounts = {str(m["mountPath"]) for m in container.get("volumeMounts", [])}  # type: ignore[attr-defined]
+    for mount in mounts:
+        image.path(mount).mkdir(parents=True, exist_ok=True)
+    env = {k: str(image.path(v)) if v in mounts else v for k, v in env.items()}
     log = image.path("/tmp") / f"{container['name']}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:

@@ -106,18 +106,24 @@ async def test_the_span_tree_of_one_transfer(traced: tuple[Api, InMemorySpanExpo
     assert all(s.context.trace_id == root.context.trace_id for s in below)
     sql = [s for s in below if (s.attributes or {}).get("db.system") == "postgresql"]
     redis = [s for s in below if (s.attributes or {}).get("db.system") == "redis"]
-    statements = " ".join(str((s.attributes or {}).get("db.statement", "")) for s in sql)
-    # The ledger's statements, in the request's trace: lock, insert transaction and postings,
-    # update balances; then the cache invalidation and the live event in Redis.
-    for fragment in (
-        "FOR NO KEY UPDATE",
-        "INSERT INTO transactions",
-        "INSERT INTO postings",
-        "UPDATE accounts",
-    ):
-        assert fragment in statements, fragment
-    names = [s.name for s in redis]
-    assert any(name.startswith("EXISTS") for name in names), names  # the revocation check
+    # The transfer is one database round trip, in the request's trace: its wait for the batch
+    # that carried it, whose statement is the ledger's function (it locks, writes the
+    # transaction, postings and balances, and checks the session: no Redis revocation call).
+    [waited] = [
+        s for s in sql if "okane_transfers_v1" in str((s.attributes or {}).get("db.statement"))
+    ]
+    assert not any(s.name.startswith("EXISTS") for s in redis), [s.name for s in redis]
+    # The batch has its own trace, linked to each request it carried; under it the cache
+    # invalidation and the live event, sent to Redis after the commit.
+    [batch] = [
+        s for s in spans if any(link.context.span_id == waited.context.span_id for link in s.links)
+    ]
+    assert batch.name == "transfers batch" and (batch.attributes or {}).get("okane.batch_size") == 1
+    names = [
+        s.name
+        for s in descendants(spans, batch)
+        if (s.attributes or {}).get("db.system") == "redis"
+    ]
     assert any("EVALSHA" in name for name in names), names  # versioned tombstones
     assert any("XADD" in name and "PUBLISH" in name for name in names), names  # the live event
 

@@ -51,6 +51,7 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "LockTimeout": ("lock_timeout", 503),
     "StatementTimeout": ("statement_timeout", 503),
     "RetryableConflict": ("retryable_conflict", 503),
+    "DatabaseUnavailable": ("database_unavailable", 503),
     "UnbalancedPostings": ("unbalanced_postings", 400),
     "IllegalTransition": ("illegal_transition", 400),
 }
@@ -121,6 +122,8 @@ async def test_the_api_answers_each_error_as_a_problem(kind: type[errors.OkaneEr
     assert body["type"] == TYPE_BASE + code == f"https://okane.dev/problems/{code}"
     assert (body["status"], body["code"], body["field"]) == (status, code, "amount")
     assert body["detail"] == error.message
-    assert response.headers.get("Retry-After") == ("7" if status == 429 else None)
+    # Throttled: when to come back; unavailable: retry the same request soon.
+    expected = {429: "7", 503: "1"}.get(status)
+    assert response.headers.get("Retry-After") == expected
     bearer = issubclass(kind, errors.AuthenticationFailed) and kind is not errors.WebhookRejected
     assert response.headers.get("WWW-Authenticate") == ('Bearer realm="okane"' if bearer else None)

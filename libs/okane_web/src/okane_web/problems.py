@@ -167,6 +167,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         headers = None
         if isinstance(error, errors.RateLimited):
             headers = {"Retry-After": str(error.retry_after)}
+        elif error.category is errors.Category.UNAVAILABLE:
+            headers = {"Retry-After": "1"}  # transient: the same request may succeed soon
         elif isinstance(error, errors.AuthenticationFailed) and not isinstance(
             error, errors.WebhookRejected
         ):

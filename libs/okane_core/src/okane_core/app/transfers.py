@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import uuid
 
+from opentelemetry import trace
+
 from okane_core.app.context import Okane
 from okane_core.ledger import transfers
+from okane_core.ledger.repository.transfers import TRANSFERS_SQL
 from okane_core.ledger.views import TransactionView
+
+tracer = trace.get_tracer(__name__)
 
 
 async def transfer(
@@ -37,7 +42,13 @@ async def transfer(
         session_id=session_id,
     )
     if okane.transfers is not None:
-        outcome = await okane.transfers.submit(request)
+        # The request's wait for its batch: the batch's own span links back to this one.
+        with tracer.start_as_current_span(
+            "okane_transfers_v1",
+            kind=trace.SpanKind.CLIENT,
+            attributes={"db.system": "postgresql", "db.statement": TRANSFERS_SQL},
+        ):
+            outcome = await okane.transfers.submit(request)
     else:
         (outcome,) = await okane.uow.write(lambda s: transfers.apply(okane.ledger, s, [request]))
     return outcome.result()

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import psycopg
+from opentelemetry import trace
 from psycopg import AsyncConnection
 
 from okane_core.db.errors import (
@@ -29,6 +31,7 @@ from okane_core.db.errors import (
     LOCK_NOT_AVAILABLE,
     QUERY_CANCELED,
     RETRYABLE,
+    is_connection_lost,
     sqlstate,
 )
 from okane_core.errors import (
@@ -41,6 +44,7 @@ from okane_core.errors import (
 from okane_core.observability import metrics
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 Request = TypeVar("Request")
 Outcome = TypeVar("Outcome")
@@ -79,6 +83,7 @@ class Batcher(Generic[Request, Outcome]):
         self._max_batch = max_batch
         self._max_retries = max_retries
         self._queue: list[tuple[Request, asyncio.Future[Outcome]]] = []
+        self._links: dict[int, trace.Link] = {}  # id(future) -> the waiting request's span
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._connection: AsyncConnection[Any] | None = None
@@ -86,11 +91,20 @@ class Batcher(Generic[Request, Outcome]):
     async def submit(self, request: Request) -> Outcome:
         """The request's outcome, once its batch committed and the commit hook ran."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        waiting = trace.get_current_span().get_span_context()
+        if waiting.is_valid:
+            self._links[id(future)] = trace.Link(waiting)
         self._queue.append((request, future))
         self._wake.set()
         if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain(), name=f"{self._name}-batcher")
-        return await future
+            # A context of its own: batches belong to no single request's trace.
+            self._worker = asyncio.create_task(
+                self._drain(), name=f"{self._name}-batcher", context=contextvars.Context()
+            )
+        try:
+            return await future
+        finally:
+            self._links.pop(id(future), None)
 
     async def close(self) -> None:
         if self._worker is not None:
@@ -111,8 +125,16 @@ class Batcher(Generic[Request, Outcome]):
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
                 pending = [(r, f) for r, f in batch if not f.done()]
-                if pending:
-                    metrics.BATCH_SIZE.labels(self._name).observe(len(pending))
+                if not pending:
+                    continue
+                metrics.BATCH_SIZE.labels(self._name).observe(len(pending))
+                links = [self._links[id(f)] for _, f in pending if id(f) in self._links]
+                # The batch's own trace, linked from (and to) each request it carries.
+                with tracer.start_as_current_span(
+                    f"{self._name} batch",
+                    links=links,
+                    attributes={"okane.batch_size": len(pending)},
+                ):
                     await self._run(pending, attempt=0)
 
     async def _run(
@@ -146,7 +168,9 @@ class Batcher(Generic[Request, Outcome]):
         attempt: int,
     ) -> None:
         state = sqlstate(error)
-        lost = isinstance(error, psycopg.OperationalError | OSError) and state is None
+        lost = (
+            isinstance(error, psycopg.OperationalError | OSError) and state is None
+        ) or is_connection_lost(error)
         if lost or (self._connection is not None and self._connection.broken):
             await self._disconnect()
         if len(batch) > 1:

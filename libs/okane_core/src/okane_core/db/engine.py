@@ -23,7 +23,13 @@ from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from okane_core.db.changes import Changes, changes_of
-from okane_core.db.errors import DEADLOCK_DETECTED, is_retryable, sqlstate, translate_db_error
+from okane_core.db.errors import (
+    DEADLOCK_DETECTED,
+    is_connection_lost,
+    is_retryable,
+    sqlstate,
+    translate_db_error,
+)
 from okane_core.observability import metrics
 from okane_core.settings import Settings
 
@@ -128,7 +134,11 @@ async def run_in_transaction(
             metrics.DB_TRANSACTION_DURATION.labels("error").observe(time.perf_counter() - started)
             if is_retryable(error) and attempt < max_retries:
                 metrics.DB_RETRIES.labels(
-                    "deadlock" if sqlstate(error) == DEADLOCK_DETECTED else "serialization"
+                    "lost"
+                    if is_connection_lost(error)
+                    else "deadlock"
+                    if sqlstate(error) == DEADLOCK_DETECTED
+                    else "serialization"
                 ).inc()
                 attempt += 1
                 delay = min(0.2, 0.005 * 2**attempt) * random.uniform(0.5, 1.5)  # noqa: S311

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError
 
-from okane_core.errors import LockTimeout, OkaneError, RetryableConflict, StatementTimeout
+from okane_core.errors import (
+    DatabaseUnavailable,
+    LockTimeout,
+    OkaneError,
+    RetryableConflict,
+    StatementTimeout,
+)
 
 SERIALIZATION_FAILURE = "40001"
 DEADLOCK_DETECTED = "40P01"
@@ -21,8 +27,21 @@ def sqlstate(error: BaseException) -> str | None:
     return getattr(original, "sqlstate", None)
 
 
+# The server ended the connection: admin shutdown, crash shutdown, cannot connect now.
+CONNECTION_LOST = frozenset({"57P01", "57P02", "57P03"})
+
+
+def is_connection_lost(error: BaseException) -> bool:
+    """The connection dropped (terminated backend, restart, network): nothing was committed
+    unless COMMIT itself was under way, and the work may run again on a new connection."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    state = sqlstate(error)
+    return state in CONNECTION_LOST or (state is not None and state.startswith("08"))
+
+
 def is_retryable(error: BaseException) -> bool:
-    return sqlstate(error) in RETRYABLE
+    return sqlstate(error) in RETRYABLE or is_connection_lost(error)
 
 
 def translate_db_error(error: DBAPIError) -> OkaneError | None:
@@ -34,4 +53,6 @@ def translate_db_error(error: DBAPIError) -> OkaneError | None:
         return StatementTimeout("the database took too long; try again")
     if state in RETRYABLE:
         return RetryableConflict("the operation conflicted with another one; try again")
+    if is_connection_lost(error):
+        return DatabaseUnavailable("the database is unavailable; try again")
     return None
