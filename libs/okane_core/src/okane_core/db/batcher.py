@@ -28,19 +28,12 @@ from psycopg import AsyncConnection
 
 from okane_core.db.errors import (
     DEADLOCK_DETECTED,
-    LOCK_NOT_AVAILABLE,
-    QUERY_CANCELED,
     RETRYABLE,
     is_connection_lost,
     sqlstate,
+    translate_db_error,
 )
-from okane_core.errors import (
-    DatabaseUnavailable,
-    LockTimeout,
-    OkaneError,
-    RetryableConflict,
-    StatementTimeout,
-)
+from okane_core.errors import DatabaseUnavailable, OkaneError
 from okane_core.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -55,14 +48,10 @@ Committed = Callable[[Sequence[Outcome]], Awaitable[None]]
 
 
 def _translate(error: BaseException) -> OkaneError:
-    state = sqlstate(error)
-    if state == LOCK_NOT_AVAILABLE:
-        return LockTimeout("the account is busy; try again")
-    if state == QUERY_CANCELED:
-        return StatementTimeout("the database took too long; try again")
-    if state in RETRYABLE:
-        return RetryableConflict("the operation conflicted with another one; try again")
-    return DatabaseUnavailable("the database is unavailable; try again")
+    """Every batch failure is transient for the caller: the same request may succeed later."""
+    return translate_db_error(error) or DatabaseUnavailable(
+        "the database is unavailable; try again"
+    )
 
 
 class Batcher(Generic[Request, Outcome]):

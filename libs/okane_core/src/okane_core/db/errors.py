@@ -44,8 +44,9 @@ def is_retryable(error: BaseException) -> bool:
     return sqlstate(error) in RETRYABLE or is_connection_lost(error)
 
 
-def translate_db_error(error: DBAPIError) -> OkaneError | None:
-    """The OKANE error a database error stands for, or None when it is a bug."""
+def translate_db_error(error: BaseException) -> OkaneError | None:
+    """The OKANE error a database error (SQLAlchemy's or psycopg's) stands for, or None when
+    it is a bug."""
     state = sqlstate(error)
     if state == LOCK_NOT_AVAILABLE:
         return LockTimeout("the account is busy; try again")
