@@ -86,9 +86,8 @@ def build_okane(settings: Settings, engine: AsyncEngine, redis: Redis) -> Okane:
             await uow.committed(ledger_transfers.record_changes(Changes(), outcomes))
 
         url = engine.url.render_as_string(hide_password=False)
-        name = engine.pool.logging_name or "okane"
         transfers = Batcher(
-            raw_connector(settings, url, application_name=f"{name}-transfers"),
+            raw_connector(settings, url, application_name="okane-transfers"),
             execute,
             committed,
             name="transfers",
