@@ -40,8 +40,13 @@ LIMITS = httpx.Limits(max_connections=200, keepalive_expiry=2.0)
 
 
 class Api:
+    # How many times a 503 is retried (with the same key); fault tests raise it, so that every
+    # request ends with a definite answer once the fault has passed.
+    retries = 4
+
     def __init__(self, api_url: str, webhook_url: str, webhook_secret: str) -> None:
         self.http = httpx.AsyncClient(base_url=api_url, timeout=30, limits=LIMITS)
+        self.retried_503 = 0
         self.bank_http = httpx.AsyncClient(timeout=30, limits=LIMITS)
         self.bank = BankSimulator(
             webhook_url + "/webhooks/bank", webhook_secret, client=self.bank_http
@@ -90,11 +95,12 @@ class Api:
         headers = {**user.auth, "Idempotency-Key": key or uuid.uuid4().hex}
         # What a well-behaved client does with a 503 (a row lock that did not come free within
         # lock_timeout on an overloaded machine): retry the same request with the same key.
-        for attempt in range(4):
+        for attempt in range(self.retries):
             response = await self.http.post(path, json=body, headers=headers)
             if response.status_code != 503:
                 break
-            await asyncio.sleep(0.2 * 2**attempt)
+            self.retried_503 += 1
+            await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
         return response
 
     async def topup(

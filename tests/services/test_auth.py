@@ -6,8 +6,8 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
-import redis.asyncio as aioredis
 
 from okane_core.localstack import Endpoints
 from okane_user_api.auth.tokens import TokenIssuer
@@ -157,9 +157,11 @@ def strict_stack(
 
 
 async def test_login_is_rate_limited_per_account_and_per_address(strict_stack: Stack) -> None:
-    client = aioredis.Redis.from_url(strict_stack.redis_url)
-    await client.flushdb()
-    await client.aclose()
+    # Counters live in PostgreSQL: start from none (other tests of the module logged in).
+    async with await psycopg.AsyncConnection.connect(
+        strict_stack.database_url.replace("+psycopg", ""), autocommit=True
+    ) as conn:
+        await conn.execute("DELETE FROM rate_limits")
     async with strict_stack.api() as api:
         user = await api.signup("Kavi")  # one login attempt
         statuses = []

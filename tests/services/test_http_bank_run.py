@@ -1,7 +1,9 @@
 """The bank run through the HTTP API: 32 concurrent clients, idempotent replays and duplicate
-webhook deliveries, then the books must balance exactly.
+webhook deliveries, then the books must balance exactly. Run as is, then while every database
+connection of the services is terminated once a second, then across a PostgreSQL restart: no
+answer may be a 500, and no money may be lost, created or moved twice.
 
-Figures go to ``.okane/test-reports/http-bank-run.json``.
+Figures go to ``.okane/test-reports/http-bank-run*.json``.
 """
 
 from __future__ import annotations
@@ -13,26 +15,126 @@ import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from okane_core.db.engine import create_engine, create_session_factory
+from okane_core.db.migrate import upgrade
 from okane_core.ledger.reconcile import reconcile
+from okane_core.localstack import Endpoints, LocalPostgres, free_port
 from okane_core.settings import load_settings
-from tests.services.client import User
-from tests.services.conftest import Stack
+from tests.services.client import Api, User
+from tests.services.conftest import Stack, start_stack, stop_stack
 
 SEED = int(os.environ.get("OKANE_BANK_RUN_SEED", "20261126"))
 SECONDS = float(os.environ.get("OKANE_BANK_RUN_SECONDS", "20"))
+FAULT_SECONDS = 12.0
 CLIENTS = 32
 USERS = 40
 REPORT = Path(__file__).resolve().parents[2] / ".okane" / "test-reports" / "http-bank-run.json"
 
 
+Fault = Callable[[float], Awaitable[None]]
+
+
+async def no_fault(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
 @pytest.mark.slow
 async def test_http_bank_run(stack: Stack) -> None:
+    await bank_run(stack, SECONDS, no_fault, REPORT)
+
+
+@pytest.fixture(scope="module")
+def private_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres]:
+    """A PostgreSQL of this module's own, so restarting it stops no other test."""
+    server = LocalPostgres(tmp_path_factory.mktemp("pg") / "data", free_port(), durable=False)
+    server.start()
+    upgrade(server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def faulty_stack(
+    private_postgres: LocalPostgres, endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    running = start_stack(
+        private_postgres.url, endpoints.redis_url, tmp_path_factory.mktemp("faulty-logs")
+    )
+    yield running
+    stop_stack(running)
+
+
+@pytest.mark.slow
+async def test_http_bank_run_while_connections_are_terminated(faulty_stack: Stack) -> None:
+    admin = make_url(faulty_stack.database_url).set(drivername="postgresql")
+    conninfo = admin.render_as_string(hide_password=False)
+
+    terminated = 0
+
+    async def terminate_every_second(seconds: float) -> None:
+        nonlocal terminated
+        deadline = time.monotonic() + seconds
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                cursor = await conn.execute(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                    "FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                )
+                terminated += (await cursor.fetchone() or (0,))[0]
+                await asyncio.sleep(1.0)
+
+    report = REPORT.with_name("http-bank-run-terminated.json")
+    figures = await bank_run(faulty_stack, FAULT_SECONDS, terminate_every_second, report)
+    assert terminated > 10, "the fault never happened"
+    figures["connections_terminated"] = terminated
+    write_report(report, figures)
+
+
+@pytest.mark.slow
+async def test_http_bank_run_across_a_postgres_restart(
+    faulty_stack: Stack, private_postgres: LocalPostgres
+) -> None:
+    conninfo = make_url(private_postgres.url).set(drivername="postgresql")
+    started_at: list[object] = []
+
+    async def postmaster_started() -> object:
+        url = conninfo.render_as_string(hide_password=False)
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            row = await (await conn.execute("SELECT pg_postmaster_start_time()")).fetchone()
+            return None if row is None else row[0]
+
+    async def restart(seconds: float) -> None:
+        started_at.append(await postmaster_started())
+        await asyncio.sleep(seconds / 3)
+        await asyncio.to_thread(private_postgres.stop)
+        await asyncio.to_thread(private_postgres.start)
+        started_at.append(await postmaster_started())
+        await asyncio.sleep(seconds * 2 / 3)
+
+    await bank_run(
+        faulty_stack, FAULT_SECONDS, restart, REPORT.with_name("http-bank-run-restart.json")
+    )
+    assert len(started_at) == 2 and started_at[0] != started_at[1], "PostgreSQL never restarted"
+
+
+def write_report(path: Path, figures: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(figures, indent=2, sort_keys=True))
+
+
+async def bank_run(
+    stack: Stack, seconds: float, fault: Fault, report_path: Path
+) -> dict[str, object]:
+    """Run the mix for ``seconds`` while ``fault(seconds)`` runs; check the books; report."""
     rng = random.Random(SEED)
     statuses: Counter[str] = Counter()
     unexpected: list[str] = []
@@ -42,6 +144,7 @@ async def test_http_bank_run(stack: Stack) -> None:
     money_in = 0
     money_out = 0
     async with stack.api() as api:
+        api.retries = 15 if fault is not no_fault else Api.retries
         users = list(await asyncio.gather(*(api.signup(f"Client {i}") for i in range(USERS))))
         merchant = users[0]
         for user in users:
@@ -133,7 +236,7 @@ async def test_http_bank_run(stack: Stack) -> None:
 
         mix = [(transfer, 55), (replay, 10), (topup, 10), (withdraw, 10), (settle, 15)]
         operations, weights = zip(*mix, strict=True)
-        deadline = time.monotonic() + SECONDS
+        deadline = time.monotonic() + seconds
         latencies: list[float] = []
 
         async def client(seed: int) -> None:
@@ -144,7 +247,9 @@ async def test_http_bank_run(stack: Stack) -> None:
                 latencies.append(time.perf_counter() - started)
 
         started = time.monotonic()
-        await asyncio.gather(*(client(rng.randrange(2**32)) for _ in range(CLIENTS)))
+        await asyncio.gather(
+            fault(seconds), *(client(rng.randrange(2**32)) for _ in range(CLIENTS))
+        )
         elapsed = time.monotonic() - started
         while pending:
             await settle(rng)
@@ -166,12 +271,12 @@ async def test_http_bank_run(stack: Stack) -> None:
         "requests": operations_done,
         "by_operation": dict(statuses),
         "unexpected": len(unexpected),
+        "answers_503_retried": api.retried_503,
         "violations": len(report.violations),
         "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
         "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
     }
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(json.dumps(figures, indent=2, sort_keys=True))
+    write_report(report_path, figures)
 
     assert unexpected == []
     assert report.violations == []
@@ -179,3 +284,4 @@ async def test_http_bank_run(stack: Stack) -> None:
     assert sum(a + locked for a, locked in wallets) == money_in - money_out
     assert all(locked == 0 for _, locked in wallets)
     assert operations_done > 300
+    return figures

@@ -1,29 +1,85 @@
-"""Session revocations and rate-limit counters live in the same Redis as the cache: the cache's
-recovery from an outage must never take them with it."""
+"""Security state (ended sessions, login lockouts) lives in PostgreSQL, not in the cache's Redis:
+a Redis that evicted or lost everything brings no session back and lifts no lockout."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from redis.asyncio import Redis
 
+from okane_core.app import logins
+from okane_core.app.lease import TrustLease
 from okane_core.cache import keys
-from okane_core.cache import store as store_module
-from okane_core.cache.breaker import BreakerState
+from okane_core.cache.breaker import CircuitBreaker
 from okane_core.cache.client import create_redis
-from okane_core.cache.store import VersionedStore
 from okane_core.db.engine import SessionFactory
 from okane_core.db.uow import UnitOfWork
-from okane_core.localstack import Endpoints
-from okane_user_api.auth.ratelimit import RateLimiter
+from okane_core.ledger.book import Ledger
+from okane_core.localstack import Endpoints, LocalRedis, free_port
 from okane_user_api.auth.revocation import Revocations
+from tests.factories import make_user
+from tests.services.conftest import Stack, start_stack, stop_stack
 
-PAUSE_MS = 1500
-ADDRESS = "203.0.113.7"
+ATTEMPTS = 3
+
+
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
+    server = LocalRedis(tmp_path_factory.mktemp("redis") / "data", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def security_stack(
+    module_database_url: str, own_redis: LocalRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    running = start_stack(
+        module_database_url,
+        own_redis.url,
+        tmp_path_factory.mktemp("security-logs"),
+        OKANE_LOGIN_ATTEMPTS_PER_ACCOUNT=str(ATTEMPTS),
+    )
+    yield running
+    stop_stack(running)
+
+
+async def test_sessions_and_lockouts_survive_a_redis_that_lost_everything(
+    security_stack: Stack, own_redis: LocalRedis
+) -> None:
+    async with security_stack.api() as api:
+        user = await api.signup("Meera")
+        other_session = await api.http.post(
+            "/v1/auth/login", json={"login": user.phone, "password": user.password}
+        )
+        assert other_session.status_code == 200
+        still_in = {"Authorization": f"Bearer {other_session.json()['access_token']}"}
+        assert (await api.http.post("/v1/auth/logout", headers=user.auth)).status_code == 204
+        assert (await api.http.get("/v1/wallet", headers=user.auth)).status_code == 401
+
+        locked = await api.signup("Locked Out")
+        wrong = {"login": locked.phone, "password": "not the password"}
+        for _ in range(ATTEMPTS):
+            assert (await api.http.post("/v1/auth/login", json=wrong)).status_code == 401
+        right = {"login": locked.phone, "password": locked.password}
+        assert (await api.http.post("/v1/auth/login", json=right)).status_code == 429
+
+        # Redis restarts empty (it keeps nothing on disk), then is flushed for good measure.
+        own_redis.stop()
+        own_redis.start()
+        redis = Redis.from_url(own_redis.url)
+        try:
+            await redis.flushall()
+        finally:
+            await redis.aclose()
+
+        for _ in range(5):  # across several lease renewals and both workers
+            assert (await api.http.get("/v1/wallet", headers=user.auth)).status_code == 401
+            assert (await api.http.get("/v1/wallet", headers=still_in)).status_code == 200
+        assert (await api.http.post("/v1/auth/login", json=right)).status_code == 429
 
 
 @pytest.fixture
@@ -35,63 +91,36 @@ async def redis(endpoints: Endpoints) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-async def test_recovery_from_an_overflowing_outage_keeps_revocations_and_rate_limits(
-    redis: Redis, sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+async def test_a_revocation_is_honoured_with_or_without_a_lease_and_told_to_old_replicas(
+    redis: Redis, sessions: SessionFactory, ledger: Ledger
 ) -> None:
-    """Redis stops answering while more invalidations pile up than the store remembers, so
-    when Redis is back the store drops every cache entry. A signed-out session stays signed
-    out and a locked-out address stays locked out."""
-    monkeypatch.setattr(store_module, "MAX_DIRTY", 5)
-    store = VersionedStore(redis)
-    revocations = Revocations(redis, UnitOfWork(sessions), ttl_seconds=900)
-    limiter = RateLimiter(redis)
+    """A replica of the previous release revokes in PostgreSQL (and under the old Redis name):
+    this release honours it from its lease, and from PostgreSQL when the lease has lapsed; what
+    this release revokes is also written under the old name, for the old replicas."""
+    uow = UnitOfWork(sessions)
+    user = await make_user(sessions, ledger)
+    by_old, by_new, live = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    for session_id in (by_old, by_new, live):
+        await logins.open_session(
+            uow,
+            session_id=session_id,
+            user_id=user.id,
+            credential_hash=session_id.bytes,
+            method="password",
+            lifetime_seconds=3600,
+        )
+    lease = TrustLease(sessions, None, seconds=0.2, session_window=960)
+    revocations = Revocations(redis, uow, lease, CircuitBreaker(), ttl_seconds=900)
+    await logins.end_session(uow, by_old)  # what an old replica does first
+    assert await revocations.is_revoked(user.id, by_old)  # no lease: asks PostgreSQL
+    await lease.renew()
+    assert lease.revoked(by_old) is True  # the lease knows it now
+    assert await revocations.is_revoked(user.id, by_old)
+    assert not await revocations.is_revoked(user.id, live)
 
-    user, signed_out, signed_in = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    await revocations.publish(user, signed_out)
-    for _ in range(3):
-        assert await limiter.hit("login-address", ADDRESS, 3, 600) is None
-    assert await limiter.hit("login-address", ADDRESS, 3, 600) is not None
-    cached = [keys.user_key(user, keys.BALANCE), keys.user_key(uuid.uuid4(), keys.PROFILE)]
-    for key in cached:
-        assert await store.fill(key, "balances", 1, b"cached", read_at=time.monotonic())
-
-    options = redis.connection_pool.connection_kwargs
-    pauser = Redis(host=options["host"], port=options["port"], db=options["db"])
-    try:
-        await pauser.execute_command("CLIENT", "PAUSE", PAUSE_MS, "ALL")
-        started = time.monotonic()
-        writes = 0
-        while store.breaker.state is not BreakerState.OPEN or writes <= store_module.MAX_DIRTY:
-            await store.invalidate([(keys.user_key(uuid.uuid4(), keys.BALANCE), 2)])
-            writes += 1
-        assert time.monotonic() - started < PAUSE_MS / 1000, "the outage ended too early"
-        await asyncio.sleep(PAUSE_MS / 1000 - (time.monotonic() - started) + 0.1)
-        await asyncio.sleep(store.breaker.cooldown)
-
-        # The first call after the outage recovers: every cache entry is gone...
-        assert await store.get(cached[0], "balances") is None
-        assert store.breaker.state is BreakerState.CLOSED
-        for key in cached:
-            assert not await pauser.exists(key), key
-        # ...and the security state is intact. (Redis answers these checks: a session it
-        # knows nothing about counts as live, without asking the database.)
-        assert await revocations.is_revoked(user, signed_out)
-        assert not await revocations.is_revoked(user, signed_in)
-        assert await limiter.peek("login-address", ADDRESS, 3) is not None
-        assert await limiter.hit("login-address", ADDRESS, 3, 600) is not None
-    finally:
-        await pauser.aclose()
-
-
-async def test_revocations_under_the_previous_key_name_hold_during_a_rolling_upgrade(
-    redis: Redis, sessions: SessionFactory
-) -> None:
-    """Old and new replicas run side by side: each honours what the other recorded."""
-    revocations = Revocations(redis, UnitOfWork(sessions), ttl_seconds=900)
-    user, by_old, by_new = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    await redis.set(keys.previous_revoked_session(user, by_old), b"1", ex=960)  # as before
-    assert await revocations.is_revoked(user, by_old)
-    await revocations.publish(user, by_new)
-    assert await redis.exists(keys.previous_revoked_session(user, by_new))  # an old one sees it
-    assert await revocations.is_revoked(user, by_new)
-    assert not await revocations.is_revoked(user, uuid.uuid4())
+    await logins.end_session(uow, by_new)
+    await revocations.publish(user.id, by_new)
+    assert await redis.exists(keys.previous_revoked_session(user.id, by_new))
+    await lease.renew()
+    assert await revocations.is_revoked(user.id, by_new)
+    assert not await revocations.is_revoked(user.id, live)

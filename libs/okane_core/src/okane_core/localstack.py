@@ -260,7 +260,7 @@ class LocalRedis:
                 "--protected-mode",
                 "yes",
                 "--maxmemory-policy",
-                "allkeys-lru",
+                "volatile-ttl",
                 "--maxmemory",
                 "512mb",
             ],
@@ -279,6 +279,12 @@ class LocalRedis:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.process.poll() is None
+
+    @property
+    def pid(self) -> int:
+        """The server's process id (fault tests pause it with SIGSTOP)."""
+        assert self._proc is not None, "not running"
+        return self._proc.process.pid
 
 
 @dataclass(frozen=True)

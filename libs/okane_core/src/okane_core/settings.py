@@ -59,6 +59,19 @@ class Settings(BaseSettings):
     cache_tombstone_ttl_seconds: PositiveInt = Field(
         default=1800, description="lifetime of invalidation markers (longer than values)"
     )
+    cache_lease_ms: int = Field(
+        default=500,
+        ge=40,
+        le=10_000,
+        description="trust lease L: a process serves from Redis only within L of its last "
+        "renewal from PostgreSQL (renewed every L/4); a write whose invalidation Redis did not "
+        "confirm is answered L late",
+    )
+    cache_pending_limit: PositiveInt = Field(
+        default=1000,
+        description="users with unconfirmed invalidations beyond which a process serves nothing "
+        "from Redis until the outbox is drained",
+    )
 
     # Services.
     user_api_host: str = "127.0.0.1"

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from okane_core import errors
+from okane_core.db.errors import translate_db_error
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +197,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        translated = translate_db_error(error)
+        if translated is not None:
+            # A database failure met outside a unit of work (a read, a dependency): transient.
+            log.warning("%s %s: %s", request.method, request.url.path, translated.message)
+            return await okane_error(request, translated)
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
         return problem(500, "internal_error", "an unexpected error occurred; it has been logged")
 

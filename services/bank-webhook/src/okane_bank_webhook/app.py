@@ -76,6 +76,7 @@ def create_app(
         )
         app.state.webhook = state
         app.state.engine = engine
+        await state.okane.start()
         sweeper = asyncio.create_task(_expire_forever(state), name="expiry-sweeper")
         try:
             yield

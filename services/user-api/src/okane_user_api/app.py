@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from starlette.middleware.sessions import SessionMiddleware
 
 from okane_core.app.context import build_okane
+from okane_core.app.rate_limits import RateLimiter
 from okane_core.cache.client import create_redis
 from okane_core.cache.events import EventHub
 from okane_core.db.engine import create_engine, observe_engine
@@ -22,7 +23,6 @@ from okane_user_api.admin.endpoints import router as admin_router
 from okane_user_api.auth.endpoints import router as auth_router
 from okane_user_api.auth.oidc import create_oauth
 from okane_user_api.auth.passwords import PasswordHasher
-from okane_user_api.auth.ratelimit import RateLimiter
 from okane_user_api.auth.revocation import Revocations
 from okane_user_api.auth.tokens import TokenIssuer
 from okane_user_api.events.endpoints import router as events_router
@@ -62,7 +62,8 @@ def create_app(
         observe_engine(engine)
         redis = create_redis(redis_url)
         okane = build_okane(settings, engine, redis)
-        hub = EventHub(redis)
+        await okane.start()
+        hub = EventHub(redis, okane.cache.store.breaker)
         hub.start()
         state = AppState(
             settings=settings,
@@ -70,13 +71,17 @@ def create_app(
             redis=redis,
             tokens=TokenIssuer(jwt_secret, lifetime_seconds=settings.access_token_seconds),
             passwords=PasswordHasher(),
-            limiter=RateLimiter(redis),
+            limiter=RateLimiter(okane.uow),
             hub=hub,
         )
         app.state.okane = state
         app.state.engine = engine
         app.state.revocations = Revocations(
-            redis, okane.uow, ttl_seconds=settings.access_token_seconds
+            redis,
+            okane.uow,
+            okane.cache.lease,
+            okane.cache.store.breaker,
+            ttl_seconds=settings.access_token_seconds,
         )
         app.state.oauth = create_oauth(settings)
         try:

@@ -8,10 +8,10 @@ from fastapi import Request
 from redis.asyncio import Redis
 
 from okane_core.app.context import Okane
+from okane_core.app.rate_limits import RateLimiter
 from okane_core.cache.events import EventHub
 from okane_core.settings import Settings
 from okane_user_api.auth.passwords import PasswordHasher
-from okane_user_api.auth.ratelimit import RateLimiter
 from okane_user_api.auth.tokens import TokenIssuer
 
 

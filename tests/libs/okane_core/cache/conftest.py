@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from okane_core.app.lease import TrustLease
 from okane_core.app.reads import ReadCache
 from okane_core.cache.client import create_redis
 from okane_core.cache.store import VersionedStore
@@ -23,10 +24,21 @@ async def redis(endpoints: Endpoints) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-def store(redis: Redis) -> VersionedStore:
-    return VersionedStore(redis)
+async def store(redis: Redis) -> VersionedStore:
+    store = VersionedStore(redis)
+    await store.renew_epoch([])
+    return store
 
 
 @pytest.fixture
-def reads(store: VersionedStore, sessions: SessionFactory) -> ReadCache:
-    return ReadCache(store, UnitOfWork(sessions))
+async def lease(store: VersionedStore, sessions: SessionFactory) -> AsyncIterator[TrustLease]:
+    """This process's trust lease, renewed in the background as a service's is."""
+    lease = TrustLease(sessions, store, seconds=0.5, session_window=960)
+    await lease.start()
+    yield lease
+    await lease.stop()
+
+
+@pytest.fixture
+def reads(store: VersionedStore, sessions: SessionFactory, lease: TrustLease) -> ReadCache:
+    return ReadCache(store, UnitOfWork(sessions), lease)

@@ -53,7 +53,12 @@ async def test_a_late_fill_never_resurrects_an_old_balance(
         )
         # 3. ...and only then does the reader fill.
         stored = await store.fill(
-            key, "balances", before.version, codec.encode_wallet(before), read_at=read_at
+            key,
+            "balances",
+            before.version,
+            codec.encode_wallet(before),
+            read_at=read_at,
+            epoch=store.epoch,
         )
         refused += not stored
         # What any reader now sees must be the committed balance.
@@ -89,5 +94,8 @@ async def test_without_versions_the_race_would_resurrect(
         ),
         on_commit=reads.invalidate,
     )
+    # Once the outbox is drained (its row no longer makes readers doubt older entries):
+    await reads.lease.renew()
+    await reads.lease.renew()
     await store.redis.set(key, f"{before.version}|V|".encode() + codec.encode_wallet(before))
     assert (await reads.wallet(payer.id)).available == before.available  # stale: the bug

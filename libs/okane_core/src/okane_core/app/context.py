@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from okane_core.app.lease import TrustLease
 from okane_core.app.reads import ReadCache
 from okane_core.cache.events import EventPublisher
 from okane_core.cache.store import VersionedStore
@@ -22,6 +23,7 @@ from okane_core.ledger import transfers as ledger_transfers
 from okane_core.ledger.book import Ledger
 from okane_core.ledger.repository.transfers import run_on_connection
 from okane_core.ledger.transfers import TransferOutcome, TransferRequest
+from okane_core.observability import metrics
 from okane_core.observability.ledger import record_committed
 from okane_core.settings import Settings
 
@@ -31,17 +33,21 @@ class Cache:
     reads: ReadCache
     store: VersionedStore
     events: EventPublisher
+    lease: TrustLease
 
-    async def committed(self, changes: Changes) -> None:
+    async def committed(self, changes: Changes) -> float:
         """The commit hook of every write path: metrics, then invalidate and tell connected
         clients in one round trip (through the circuit breaker; nothing here can fail the
-        request)."""
+        request). Returns how long the answer must wait: a lease when Redis did not confirm
+        the invalidation, so every process serving from Redis has seen the outbox row."""
         record_committed(changes)
         events = self.events.queue(changes)
-        if self.reads.store is not None:
-            await self.reads.invalidate(changes, events)
-        else:
-            await self.store.invalidate([], events)
+        if await self.reads.invalidate(changes, events):
+            if self.reads.store is None and events is not None:
+                await self.store.invalidate([], events)
+            return 0.0
+        metrics.CACHE_DELAYED_ANSWERS.inc()
+        return self.lease.seconds
 
 
 TransferBatcher = Batcher[TransferRequest, TransferOutcome]
@@ -55,7 +61,13 @@ class Okane:
     cache: Cache
     transfers: TransferBatcher | None  # None: each transfer is a unit of work of its own
 
+    async def start(self) -> None:
+        """Start the process's background work (the trust lease); services call this, a
+        one-off command need not (it then never serves from Redis)."""
+        await self.cache.lease.start()
+
     async def close(self) -> None:
+        await self.cache.lease.stop()
         if self.transfers is not None:
             await self.transfers.close()
 
@@ -67,9 +79,15 @@ def build_okane(settings: Settings, engine: AsyncEngine, redis: Redis) -> Okane:
         value_ttl=settings.cache_ttl_seconds,
         tombstone_ttl=settings.cache_tombstone_ttl_seconds,
     )
-    reads_uow = UnitOfWork(sessions)
-    reads = ReadCache(store if settings.cache_enabled else None, reads_uow)
-    cache = Cache(reads=reads, store=store, events=EventPublisher(redis))
+    lease = TrustLease(
+        sessions,
+        store if settings.cache_enabled else None,
+        seconds=settings.cache_lease_ms / 1000,
+        session_window=settings.access_token_seconds + 60,
+        pending_limit=settings.cache_pending_limit,
+    )
+    reads = ReadCache(store if settings.cache_enabled else None, UnitOfWork(sessions), lease)
+    cache = Cache(reads=reads, store=store, events=EventPublisher(redis), lease=lease)
     uow = UnitOfWork(sessions, on_commit=cache.committed, max_retries=settings.max_retries)
     ledger = Ledger(settings)
     transfers = None
@@ -82,8 +100,8 @@ def build_okane(settings: Settings, engine: AsyncEngine, redis: Redis) -> Okane:
             rows = await run_on_connection(connection, params)
             return [ledger_transfers.outcome_of(ledger, row) for row in rows]
 
-        async def committed(outcomes: Sequence[TransferOutcome]) -> None:
-            await uow.committed(ledger_transfers.record_changes(Changes(), outcomes))
+        async def committed(outcomes: Sequence[TransferOutcome]) -> float:
+            return await uow.committed(ledger_transfers.record_changes(Changes(), outcomes))
 
         url = engine.url.render_as_string(hide_password=False)
         transfers = Batcher(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from okane_core.app.context import Okane
 from okane_core.ledger import settlement
 from okane_core.ledger.repository import idempotency
+from okane_core.users import rate_limits
 
 
 async def expire_overdue(okane: Okane, *, batch: int = 500) -> int:
@@ -22,7 +23,10 @@ async def expire_overdue(okane: Okane, *, batch: int = 500) -> int:
 
 
 async def drop_expired_keys(okane: Okane, *, limit: int = 5000) -> int:
-    """Idempotency keys past their lifetime are only taken over when reused; drop them."""
-    return await okane.uow.write(
+    """Idempotency keys past their lifetime are only taken over when reused, rate-limit
+    counters only when hit again: drop them."""
+    keys = await okane.uow.write(
         lambda s: idempotency.delete_expired_idempotency_keys(s, limit=limit)
     )
+    counters = await okane.uow.write(lambda s: rate_limits.drop_ended(s, limit=limit))
+    return keys + counters

@@ -13,6 +13,7 @@ from typing import TypeVar
 from redis.asyncio.client import Pipeline
 
 from okane_core.app import codec
+from okane_core.app.lease import TrustLease
 from okane_core.cache import keys
 from okane_core.cache.store import VersionedStore
 from okane_core.db.changes import Changes
@@ -20,6 +21,7 @@ from okane_core.db.uow import UnitOfWork
 from okane_core.errors import UserNotFound
 from okane_core.ledger import wallets
 from okane_core.ledger.views import HistoryPage, TransactionView, Wallet
+from okane_core.observability import metrics
 from okane_core.users import repository as users_repo
 from okane_core.users.views import ContactRecord, UserRecord
 
@@ -30,28 +32,40 @@ CONTACTS_PAGE = 20
 
 
 class ReadCache:
-    """The cached reads. With ``store=None`` every read goes to PostgreSQL (cache disabled)."""
+    """The cached reads. With ``store=None`` every read goes to PostgreSQL (cache disabled).
+    A cached entry is served only while the process's trust lease holds and no newer change of
+    it is pending (``app/lease.py``)."""
 
-    def __init__(self, store: VersionedStore | None, uow: UnitOfWork) -> None:
+    def __init__(self, store: VersionedStore | None, uow: UnitOfWork, lease: TrustLease) -> None:
         self.store = store
         self.uow = uow
         self.sessions = uow.sessions
+        self.lease = lease
 
     async def _through(
         self,
-        key: str,
+        user_id: uuid.UUID,
+        what: str,
         target: str,
         decode: Callable[[bytes], T],
         load: Callable[[], Awaitable[tuple[int, T, bytes]]],
     ) -> T:
-        if self.store is not None:
-            cached = await self.store.get(key, target)
-            if cached is not None:
-                return decode(cached[1])
+        key = keys.user_key(user_id, what)
+        store = self.store
+        if store is not None:
+            if not self.lease.serves_cache():
+                metrics.CACHE_REQUESTS.labels(target, "bypass").inc()
+            else:
+                cached = await store.get(key, target)
+                if cached is not None:
+                    if self.lease.trusts(user_id, what, cached[0]):
+                        return decode(cached[1])
+                    metrics.CACHE_REQUESTS.labels(target, "distrusted").inc()
+        epoch = store.epoch if store is not None else None
         read_at = time.monotonic()
         version, value, payload = await load()
-        if self.store is not None:
-            await self.store.fill(key, target, version, payload, read_at=read_at)
+        if store is not None:
+            await store.fill(key, target, version, payload, read_at=read_at, epoch=epoch)
         return value
 
     async def wallet(self, user_id: uuid.UUID) -> Wallet:
@@ -60,9 +74,7 @@ class ReadCache:
                 wallet = await wallets.wallet(s, user_id)
             return wallet.version, wallet, codec.encode_wallet(wallet)
 
-        return await self._through(
-            keys.user_key(user_id, keys.BALANCE), "balances", codec.decode_wallet, load
-        )
+        return await self._through(user_id, keys.BALANCE, "balances", codec.decode_wallet, load)
 
     async def history(self, user_id: uuid.UUID, limit: int) -> HistoryPage:
         """The newest ``limit`` (at most HISTORY_PAGE) transactions, without filters."""
@@ -75,9 +87,7 @@ class ReadCache:
                 page = await wallets.history(s, user_id, limit=HISTORY_PAGE)
             return wallet.version, page, codec.encode_history(page)
 
-        page = await self._through(
-            keys.user_key(user_id, keys.HISTORY), "history", codec.decode_history, load
-        )
+        page = await self._through(user_id, keys.HISTORY, "history", codec.decode_history, load)
         if limit >= HISTORY_PAGE:
             return page
         return HistoryPage(data=page.data[:limit], has_more=page.has_more or len(page.data) > limit)
@@ -90,9 +100,7 @@ class ReadCache:
                 raise UserNotFound("this user no longer exists")
             return user.version, user, codec.encode_user(user)
 
-        return await self._through(
-            keys.user_key(user_id, keys.PROFILE), "profiles", codec.decode_user, load
-        )
+        return await self._through(user_id, keys.PROFILE, "profiles", codec.decode_user, load)
 
     async def contacts(self, user_id: uuid.UUID, limit: int) -> list[ContactRecord]:
         async def load() -> tuple[int, list[ContactRecord], bytes]:
@@ -104,28 +112,27 @@ class ReadCache:
         if limit > CONTACTS_PAGE:
             async with self.sessions() as s:
                 return await users_repo.list_contacts(s, user_id, limit=limit)
-        found = await self._through(
-            keys.user_key(user_id, keys.CONTACTS), "contacts", codec.decode_contacts, load
-        )
+        found = await self._through(user_id, keys.CONTACTS, "contacts", codec.decode_contacts, load)
         return found[:limit]
 
     async def invalidate(
         self, changes: Changes, also: Callable[[Pipeline], None] | None = None
-    ) -> None:
+    ) -> bool:
         """After a commit: tombstone every cached view that the unit of work changed (and
-        run ``also``'s commands in the same round trip)."""
+        run ``also``'s commands in the same round trip). Returns whether Redis confirmed."""
         if self.store is None:
-            return
+            return True
         entries = [
-            (keys.user_key(user_id, what), wallet.version)
+            entry
             for user_id, wallet in changes.wallets.items()
-            for what in (keys.BALANCE, keys.HISTORY, keys.CONTACTS)
+            for entry in keys.entries(user_id, keys.WALLET_KIND, wallet.version)
         ]
         entries += [
-            (keys.user_key(user_id, keys.PROFILE), version)
+            entry
             for user_id, version in changes.profiles.items()
+            for entry in keys.entries(user_id, keys.PROFILE_KIND, version)
         ]
-        await self.store.invalidate(entries, also)
+        return await self.store.invalidate(entries, also)
 
 
 async def transaction(

@@ -51,4 +51,8 @@ async def transfer(
             outcome = await okane.transfers.submit(request)
     else:
         (outcome,) = await okane.uow.write(lambda s: transfers.apply(okane.ledger, s, [request]))
-    return outcome.result()
+    view, replayed = outcome.result()
+    if replayed:
+        accounts = [view.debit_account_id, view.credit_account_id]
+        await okane.cache.lease.settle_replay(accounts, view.created_at)
+    return view, replayed

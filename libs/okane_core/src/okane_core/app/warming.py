@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from okane_core.app import codec
+from okane_core.app.lease import TrustLease
 from okane_core.app.reads import CONTACTS_PAGE, HISTORY_PAGE
 from okane_core.cache import keys
 from okane_core.cache.client import BATCH_COMMAND_TIMEOUT, create_redis
@@ -102,6 +103,10 @@ async def _warm_batch(
     targets: Sequence[str],
     summary: WarmSummary,
 ) -> None:
+    # The epoch the batch reads under (started here if Redis has none: after rewriting every
+    # pending invalidation, as a service's lease renewal would).
+    await TrustLease(uow.sessions, store, seconds=1, session_window=0).renew()
+    epoch = store.epoch
     async with uow.sessions() as s, s.begin():
         # One snapshot for the batch; versions are read before the content they label.
         wallets = {w.user_id: w for w in await accounts.wallets_of_users(s, user_ids)}
@@ -141,7 +146,7 @@ async def _warm_batch(
         key = keys.user_key(user_id, keys.PROFILE)
         payload = codec.encode_user(user)
         groups.setdefault(user_id, []).append(("profiles", key, user.version, payload))
-    stored = await store.fill_many(list(groups.values()))
+    stored = await store.fill_many(list(groups.values()), epoch=epoch) if epoch else {}
     for group in groups.values():
         for target, *_ in group:
             summary.targets[target] += 1

@@ -2,11 +2,10 @@
 
 Three namespaces, so that what one part does to its keys cannot touch another's:
 
-- ``okane:cache:v1:...`` cache entries: disposable copies of database rows. Bump ``CACHE`` when
-  a value's shape changes; recovery after an outage may drop everything under
-  ``CACHE_PATTERN``.
-- ``okane:sec:v1:...`` security state (revoked sessions, rate-limit counters): never dropped by
-  the cache, never renamed lightly (a renamed revocation is a forgotten one).
+- ``okane:cache:v1:...`` cache entries: disposable copies of database rows (``CACHE_PATTERN``),
+  and the cache's epoch. Bump ``CACHE`` when a value's shape changes.
+- ``okane:sec:v1:...`` revoked sessions, written for replicas of the previous release only
+  (the truth of sessions and rate limits is in PostgreSQL); never dropped by the cache.
 - ``okane:events:v1:...`` live events: per-user streams and the channel that wakes replicas.
 
 Per-user keys put ``{user:<id>}`` in a hash tag, so one user's keys share a Redis Cluster slot
@@ -21,13 +20,25 @@ CACHE = "okane:cache:v1"
 SECURITY = "okane:sec:v1"
 EVENTS = "okane:events:v1"
 
-# Matches every cache entry and nothing else.
-CACHE_PATTERN = f"{CACHE}:*"
+# Matches every cache entry of a user and nothing else.
+CACHE_PATTERN = f"{CACHE}:{{user:*"
 
 BALANCE = "balance"
 HISTORY = "history-first-page"
 PROFILE = "profile"
 CONTACTS = "contacts"
+
+# What a change of version invalidates: a wallet's version orders its balance, first page of
+# history and contacts; a user's version orders their profile. (The kinds of ``cache_outbox``.)
+WALLET_KIND = "wallet"
+PROFILE_KIND = "profile"
+ENTRIES_OF_KIND = {WALLET_KIND: (BALANCE, HISTORY, CONTACTS), PROFILE_KIND: (PROFILE,)}
+KIND_OF_ENTRY = {what: kind for kind, whats in ENTRIES_OF_KIND.items() for what in whats}
+
+# The cache's epoch: set by the first process to find it missing (a Redis restarted empty), after
+# it re-wrote every pending invalidation; a fill names the epoch it read under and is refused
+# under another. Redis Cluster would need one per shard.
+EPOCH = f"{CACHE}:epoch"
 
 
 def _user(user_id: uuid.UUID | str) -> str:
@@ -37,6 +48,11 @@ def _user(user_id: uuid.UUID | str) -> str:
 def user_key(user_id: uuid.UUID | str, what: str) -> str:
     """The cache entry ``what`` (``BALANCE``, ``HISTORY``, ...) of one user."""
     return f"{CACHE}:{_user(user_id)}:{what}"
+
+
+def entries(user_id: uuid.UUID | str, kind: str, version: int) -> list[tuple[str, int]]:
+    """The cache entries a change of ``kind`` to ``version`` makes stale, with that version."""
+    return [(user_key(user_id, what), version) for what in ENTRIES_OF_KIND[kind]]
 
 
 def revoked_session(user_id: uuid.UUID | str, session_id: uuid.UUID | str) -> str:

@@ -14,9 +14,14 @@ live longer than values, so under ``volatile-ttl`` eviction values go first; and
 than ``MAX_FILL_AGE`` seconds is dropped, so a reader stalled longer than a tombstone lives
 cannot write either.
 
+A restart empties Redis (it runs without persistence): a fill names the epoch its read began
+under, and the first process to find the epoch missing rewrites every pending invalidation
+before it starts a new one, so a read that began before the restart cannot land after it.
+
 Redis never decides anything about money and never fails a request: every call goes through a
-circuit breaker with short timeouts, and a failed invalidation is remembered and replayed when
-Redis is reachable again.
+circuit breaker with short timeouts. A failed invalidation is not lost: it is a row of
+``cache_outbox``, written in the transaction of the change and drained until Redis confirms
+it; until then readers do not trust an older entry (``app/lease.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -38,15 +44,22 @@ from okane_core.observability import metrics
 log = logging.getLogger(__name__)
 
 MAX_FILL_AGE = 5.0
-MAX_DIRTY = 10_000
+EPOCH_TTL = 86_400  # a lapsed epoch is only a restart without the restart: fills pause briefly
 
-# KEYS: entries (one user's, so one Redis Cluster slot); ARGV[1]: ttl ms, then a version and a
-# payload per key. Store each unless a newer version is known (or the same version as a value:
-# nothing to do). Returns 1 (stored) or 0 per key.
+# KEYS: entries (one user's), then the epoch key; ARGV[1]: ttl ms, ARGV[2]: the epoch the values
+# were read under, then a version and a payload per entry. Under another epoch (Redis restarted
+# since) nothing is stored. Else store each unless a newer version is known (or the same version
+# as a value: nothing to do). Returns 1 (stored) or 0 per entry.
 _FILL = """
 local stored = {}
-for i, key in ipairs(KEYS) do
-  local incoming = tonumber(ARGV[2 * i])
+local entries = #KEYS - 1
+if redis.call('GET', KEYS[#KEYS]) ~= ARGV[2] then
+  for i = 1, entries do stored[i] = 0 end
+  return stored
+end
+for i = 1, entries do
+  local key = KEYS[i]
+  local incoming = tonumber(ARGV[1 + 2 * i])
   local keep = 1
   local current = redis.call('GET', key)
   if current then
@@ -58,7 +71,7 @@ for i, key in ipairs(KEYS) do
     end
   end
   if keep == 1 then
-    redis.call('SET', key, ARGV[2 * i] .. '|V|' .. ARGV[2 * i + 1], 'PX', ARGV[1])
+    redis.call('SET', key, ARGV[1 + 2 * i] .. '|V|' .. ARGV[2 + 2 * i], 'PX', ARGV[1])
   end
   stored[i] = keep
 end
@@ -118,8 +131,8 @@ class VersionedStore:
         # no SCRIPT EXISTS round trip per pipeline.
         self._fill_sha = _sha(_FILL)
         self._invalidate_sha = _sha(_INVALIDATE)
-        self._dirty: dict[str, int] = {}
-        self._dirty_overflow = False
+        # The epoch this process last saw; None until it has seen one (no fills until then).
+        self.epoch: bytes | None = None
 
     # --- the breaker ----------------------------------------------------------------------
 
@@ -131,25 +144,6 @@ class VersionedStore:
         log.warning("Redis call failed: %s", error)
         self.breaker.failed()
 
-    async def _recover(self) -> None:
-        """After an outage, first replay the invalidations that could not be written."""
-        if not self._dirty and not self._dirty_overflow:
-            return
-        if self._dirty_overflow:
-            # Too many to remember: forget every cached entry instead (cache entries only:
-            # revocations and rate limits share this Redis under another prefix).
-            log.warning("replaying an overflowing invalidation log: dropping all cache entries")
-            async for key in self.redis.scan_iter(match=keys.CACHE_PATTERN, count=1000):
-                await self.redis.unlink(key)
-            self._dirty.clear()
-            self._dirty_overflow = False
-            return
-        pending = dict(self._dirty)
-        await self._write_tombstones(pending.items())
-        for key, version in pending.items():
-            if self._dirty.get(key) == version:
-                del self._dirty[key]
-
     # --- reads ----------------------------------------------------------------------------
 
     async def get(self, key: str, target: str) -> tuple[int, bytes] | None:
@@ -157,8 +151,6 @@ class VersionedStore:
             metrics.CACHE_REQUESTS.labels(target, "bypass").inc()
             return None
         try:
-            if self.breaker.state is not BreakerState.CLOSED:
-                await self._recover()
             raw = await self.redis.get(key)
         except RedisError as error:
             self._failed(error)
@@ -172,10 +164,20 @@ class VersionedStore:
     # --- writes ---------------------------------------------------------------------------
 
     async def fill(
-        self, key: str, target: str, version: int, payload: bytes, *, read_at: float
+        self,
+        key: str,
+        target: str,
+        version: int,
+        payload: bytes,
+        *,
+        read_at: float,
+        epoch: bytes | None,
     ) -> bool:
-        """Store what was read from the database at ``read_at`` (time.monotonic()) unless a
-        newer version is known. Returns whether it was stored."""
+        """Store what was read from the database at ``read_at`` (time.monotonic()) under
+        ``epoch`` (this store's epoch when the read began) unless a newer version is known.
+        Returns whether it was stored."""
+        if epoch is None:
+            return False
         if time.monotonic() - read_at > MAX_FILL_AGE:
             metrics.CACHE_FILLS.labels(target, "too_old").inc()
             return False
@@ -184,7 +186,9 @@ class VersionedStore:
         try:
 
             def build(pipe: Pipeline) -> None:
-                pipe.evalsha(self._fill_sha, 1, key, self.value_ttl_ms, version, payload)
+                pipe.evalsha(
+                    self._fill_sha, 2, key, keys.EPOCH, self.value_ttl_ms, epoch, version, payload
+                )
 
             (result,) = await self._pipeline(build)
             stored = bool(result == [1])
@@ -196,22 +200,23 @@ class VersionedStore:
         return stored
 
     async def fill_many(
-        self, groups: Sequence[Sequence[tuple[str, str, int, bytes]]]
+        self, groups: Sequence[Sequence[tuple[str, str, int, bytes]]], *, epoch: bytes
     ) -> dict[str, int]:
-        """Pipelined fills for warming, same version rules: one round trip per call and one
-        script call per group. Each group is ``(target, key, version, payload)`` entries of one
-        user (their keys share a hash tag, so a group stays in one Redis Cluster slot).
-        Returns how many entries were stored, per target."""
+        """Pipelined fills for warming, same version and epoch rules: one round trip per call
+        and one script call per group. Each group is ``(target, key, version, payload)``
+        entries of one user. Returns how many entries were stored, per target."""
         groups = [group for group in groups if group]
         if not groups:
             return {}
 
         def build(pipe: Pipeline) -> None:
             for group in groups:
-                args: list[Any] = [self.value_ttl_ms]
+                args: list[Any] = [self.value_ttl_ms, epoch]
                 for _, _, version, payload in group:
                     args += (version, payload)
-                pipe.evalsha(self._fill_sha, len(group), *(e[1] for e in group), *args)
+                pipe.evalsha(
+                    self._fill_sha, len(group) + 1, *(e[1] for e in group), keys.EPOCH, *args
+                )
 
         results = await self._pipeline(build)
         stored: dict[str, int] = {}
@@ -229,26 +234,48 @@ class VersionedStore:
         self,
         entries: Iterable[tuple[str, int]],
         also: Callable[[Pipeline], None] | None = None,
-    ) -> None:
+    ) -> bool:
         """Tombstone each key at its new version (called after the write committed). ``also``
-        appends more commands (the live events) to the same round trip."""
+        appends more commands (the live events) to the same round trip. Returns whether Redis
+        confirmed the tombstones; if not, the write's outbox rows still hold the invalidation
+        (see ``app/lease.py``)."""
         pending = list(entries)
         if not pending and also is None:
-            return
+            return True
         if not self.breaker.allow():
-            self._remember(pending)
-            return
+            metrics.CACHE_INVALIDATIONS.labels("deferred").inc(len(pending))
+            return False
         try:
-            if self.breaker.state is not BreakerState.CLOSED:
-                await self._recover()
             await self._write_tombstones(pending, also)
         except RedisError as error:
             self._failed(error)
-            self._remember(pending)
             metrics.CACHE_INVALIDATIONS.labels("deferred").inc(len(pending))
-            return
+            return False
         self._ok()
         metrics.CACHE_INVALIDATIONS.labels("written").inc(len(pending))
+        return True
+
+    async def renew_epoch(self, pending: Iterable[tuple[str, int]] | None) -> bytes | None:
+        """Learn the current epoch; if there is none (Redis restarted empty, or never used),
+        first write ``pending`` (every invalidation not yet drained), then start one; with
+        ``pending=None`` (not all of them are known) start none. Returns the epoch, or None."""
+        if not self.breaker.allow():
+            return None
+        try:
+            raw = await self.redis.get(keys.EPOCH)
+            if raw is None and pending is not None:
+                await self._write_tombstones(pending)
+                await self.redis.set(keys.EPOCH, uuid.uuid4().hex, nx=True, ex=EPOCH_TTL)
+                raw = await self.redis.get(keys.EPOCH)
+        except RedisError as error:
+            self._failed(error)
+            return None
+        self._ok()
+        epoch = raw.encode() if isinstance(raw, str) else raw
+        if epoch is not None and self.epoch is not None and epoch != self.epoch:
+            log.warning("the cache's epoch changed (Redis restarted): fills start again")
+        self.epoch = epoch
+        return epoch
 
     async def _write_tombstones(
         self,
@@ -258,6 +285,8 @@ class VersionedStore:
         by_user: dict[str, list[tuple[str, int]]] = {}
         for key, version in entries:
             by_user.setdefault(_hash_tag(key), []).append((key, version))
+        if not by_user and also is None:
+            return
 
         def build(pipe: Pipeline) -> None:
             for group in by_user.values():
@@ -287,13 +316,6 @@ class VersionedStore:
             await self.redis.script_load(_FILL)
             await self.redis.script_load(_INVALIDATE)
         raise AssertionError("unreachable")
-
-    def _remember(self, entries: Iterable[tuple[str, int]]) -> None:
-        for key, version in entries:
-            if len(self._dirty) >= MAX_DIRTY:
-                self._dirty_overflow = True
-                return
-            self._dirty[key] = max(version, self._dirty.get(key, 0))
 
 
 def _hash_tag(key: str) -> str:

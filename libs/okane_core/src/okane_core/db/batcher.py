@@ -44,7 +44,9 @@ Outcome = TypeVar("Outcome")
 
 Connect = Callable[[], Awaitable[AsyncConnection[Any]]]
 Execute = Callable[[AsyncConnection[Any], Sequence[Request]], Awaitable[list[Outcome]]]
-Committed = Callable[[Sequence[Outcome]], Awaitable[None]]
+# The commit hook; returns how long the answers must wait (a lease, when Redis did not confirm
+# the batch's invalidations), without holding up the next batch.
+Committed = Callable[[Sequence[Outcome]], Awaitable[float]]
 
 
 def _translate(error: BaseException) -> OkaneError:
@@ -52,6 +54,14 @@ def _translate(error: BaseException) -> OkaneError:
     return translate_db_error(error) or DatabaseUnavailable(
         "the database is unavailable; try again"
     )
+
+
+def _resolve(
+    batch: list[tuple[Request, asyncio.Future[Outcome]]], outcomes: Sequence[Outcome]
+) -> None:
+    for (_, future), outcome in zip(batch, outcomes, strict=True):
+        if not future.done():
+            future.set_result(outcome)
 
 
 class Batcher(Generic[Request, Outcome]):
@@ -142,12 +152,14 @@ class Batcher(Generic[Request, Outcome]):
                     future.set_exception(error)
             return
         metrics.DB_STATEMENTS.inc()
+        delay = 0.0
         try:
-            await self._committed(outcomes)
+            delay = await self._committed(outcomes)
         finally:
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if not future.done():
-                    future.set_result(outcome)
+            if delay > 0:
+                asyncio.get_running_loop().call_later(delay, _resolve, batch, outcomes)
+            else:
+                _resolve(batch, outcomes)
 
     async def _failed(
         self,

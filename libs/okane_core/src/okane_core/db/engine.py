@@ -115,7 +115,7 @@ async def run_in_transaction(
     work: Callable[[AsyncSession], Awaitable[T]],
     *,
     max_retries: int = 5,
-    on_commit: Callable[[Changes], Awaitable[None]] | None = None,
+    on_commit: Callable[[Changes], Awaitable[object]] | None = None,
 ) -> T:
     """Run ``work`` in its own unit of work, retrying deadlocks and serialization failures.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 from sqlalchemy.exc import DBAPIError
 
 from okane_core.errors import (
@@ -32,12 +33,18 @@ CONNECTION_LOST = frozenset({"57P01", "57P02", "57P03"})
 
 
 def is_connection_lost(error: BaseException) -> bool:
-    """The connection dropped (terminated backend, restart, network): nothing was committed
-    unless COMMIT itself was under way, and the work may run again on a new connection."""
+    """The connection dropped or could not be made (terminated backend, restart, network):
+    nothing was committed unless COMMIT itself was under way, and the work may run again on a
+    new connection."""
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
     state = sqlstate(error)
-    return state in CONNECTION_LOST or (state is not None and state.startswith("08"))
+    if state is None:
+        # No SQLSTATE: the server never answered (refused, shutting down, not yet accepting
+        # connections, network): psycopg says so with a bare OperationalError.
+        original = error.orig if isinstance(error, DBAPIError) else error
+        return isinstance(original, psycopg.OperationalError | OSError)
+    return state in CONNECTION_LOST or state.startswith("08")
 
 
 def is_retryable(error: BaseException) -> bool:

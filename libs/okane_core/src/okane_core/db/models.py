@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -241,3 +242,35 @@ class AuthSession(Base):
     refreshed_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(
+            "ix_auth_sessions_revoked_at",
+            "revoked_at",
+            postgresql_where=text("revoked_at IS NOT NULL"),
+        ),
+    )
+
+
+class CacheOutbox(Base):
+    """An invalidation Redis has not confirmed yet: written by triggers on ``accounts`` and
+    ``users`` in the transaction of each change (migration 0006), deleted once drained."""
+
+    __tablename__ = "cache_outbox"
+    __table_args__ = (CheckConstraint("kind IN ('wallet', 'profile')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(Identity(always=True), primary_key=True)
+    user_id: Mapped[uuid.UUID]
+    kind: Mapped[str] = mapped_column(Text)
+    version: Mapped[int]
+    created_at: Mapped[datetime] = _now()
+
+
+class RateLimit(Base):
+    """One fixed-window counter (``<scope>:<subject>``)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    window_ends: Mapped[datetime] = mapped_column(index=True)

@@ -13,6 +13,7 @@ given and never commit.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -22,11 +23,12 @@ from okane_core.db.changes import Changes
 from okane_core.db.engine import SessionFactory, run_in_transaction
 
 T = TypeVar("T")
-CommitHook = Callable[[Changes], Awaitable[None]]
+# Hears what a write committed; returns how long its answer must wait (see app/lease.py).
+CommitHook = Callable[[Changes], Awaitable[float]]
 
 
-async def _nothing(_: Changes) -> None:
-    return None
+async def _nothing(_: Changes) -> float:
+    return 0.0
 
 
 class UnitOfWork:
@@ -45,15 +47,22 @@ class UnitOfWork:
         """Run ``work`` in a transaction and commit it; ``work`` may run more than once (each
         attempt on a fresh session), so it must start from scratch every time."""
         return await run_in_transaction(
-            self.sessions, work, max_retries=self._max_retries, on_commit=self._on_commit
+            self.sessions, work, max_retries=self._max_retries, on_commit=self._hook
         )
+
+    async def _hook(self, changes: Changes) -> None:
+        delay = await self._on_commit(changes)
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run read-only ``work`` on a session of its own."""
         async with self.sessions() as session:
             return await work(session)
 
-    async def committed(self, changes: Changes) -> None:
-        """Tell the commit hook what a write committed by other means changed."""
+    async def committed(self, changes: Changes) -> float:
+        """Tell the commit hook what a write committed by other means changed; returns how
+        long the answers must wait."""
         if changes:
-            await self._on_commit(changes)
+            return await self._on_commit(changes)
+        return 0.0

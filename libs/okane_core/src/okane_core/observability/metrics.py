@@ -12,7 +12,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 CACHE_REQUESTS = Counter(
     "okane_cache_requests_total",
-    "Cache lookups by target and result (hit, miss, bypass when the breaker is open, error)",
+    "Cache lookups by target and result (hit, miss, bypass when the breaker is open or the "
+    "lease lapsed, distrusted: older than a pending invalidation, error)",
     ["target", "result"],
 )
 CACHE_FILLS = Counter(
@@ -32,6 +33,21 @@ CACHE_BREAKER_STATE = Gauge(
 )
 CACHE_BREAKER_TRANSITIONS = Counter(
     "okane_cache_breaker_transitions_total", "Circuit breaker state changes", ["state"]
+)
+CACHE_LEASE_RENEWALS = Counter(
+    "okane_cache_lease_renewals_total",
+    "Trust lease renewals from PostgreSQL by result (ok; failed: the lease lapses and reads "
+    "bypass Redis)",
+    ["result"],
+)
+CACHE_OUTBOX_PENDING = Gauge(
+    "okane_cache_outbox_pending",
+    "Users with an invalidation Redis has not confirmed, as the last lease renewal saw them",
+    multiprocess_mode="max",
+)
+CACHE_DELAYED_ANSWERS = Counter(
+    "okane_cache_delayed_answers_total",
+    "Writes answered one lease late because Redis did not confirm their invalidation",
 )
 WARM_RUNS = Counter("okane_warm_runs_total", "Cache warm runs by result", ["result"])
 WARM_KEYS = Counter("okane_warm_keys_total", "Keys written by warm runs", ["target"])

@@ -75,6 +75,26 @@ async def revoke(session: AsyncSession, session_id: uuid.UUID) -> None:
     )
 
 
+async def revoked_since(
+    session: AsyncSession, seconds: float
+) -> tuple[float, dict[uuid.UUID, float]]:
+    """The database's clock (epoch seconds) and the sessions revoked in the last ``seconds``,
+    with the time of their revocation."""
+    rows = (
+        await session.execute(
+            text(
+                "SELECT extract(epoch FROM statement_timestamp())::float8, NULL::uuid, NULL "
+                "UNION ALL "
+                "SELECT NULL, id, extract(epoch FROM revoked_at)::float8 FROM auth_sessions "
+                "WHERE revoked_at > statement_timestamp() - make_interval(secs => :seconds)"
+            ),
+            {"seconds": seconds},
+        )
+    ).all()
+    now = next(row[0] for row in rows if row[1] is None)
+    return float(now), {row[1]: float(row[2]) for row in rows if row[1] is not None}
+
+
 async def is_active(session: AsyncSession, session_id: uuid.UUID) -> bool:
     result = await session.execute(
         text(

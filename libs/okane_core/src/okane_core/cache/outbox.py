@@ -1,0 +1,66 @@
+"""The SQL of ``cache_outbox``: the invalidations that Redis has not confirmed yet.
+
+Rows are written by triggers in the transaction of each change (migration 0006), read by every
+process's trust lease, and drained by whichever process claims them first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    user_id: uuid.UUID
+    kind: str  # keys.WALLET_KIND or keys.PROFILE_KIND
+    version: int
+
+
+async def pending(session: AsyncSession, *, limit: int) -> list[Pending]:
+    """The newest pending version of each (user, kind), at most ``limit`` of them."""
+    rows = await session.execute(
+        text(
+            "SELECT user_id, kind, max(version) FROM cache_outbox "
+            "GROUP BY user_id, kind LIMIT :limit"
+        ),
+        {"limit": limit},
+    )
+    return [Pending(user_id, kind, version) for user_id, kind, version in rows]
+
+
+async def claim(session: AsyncSession, *, limit: int) -> list[Pending]:
+    """Delete up to ``limit`` rows no other drainer holds, returning them; the caller commits
+    only once Redis has confirmed their tombstones (else rolls back: the rows stay)."""
+    rows = await session.execute(
+        text(
+            "DELETE FROM cache_outbox WHERE id IN ("
+            "  SELECT id FROM cache_outbox ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+            ") RETURNING user_id, kind, version"
+        ),
+        {"limit": limit},
+    )
+    return [Pending(user_id, kind, version) for user_id, kind, version in rows]
+
+
+async def pending_for_accounts(
+    session: AsyncSession, account_ids: list[int], written_by: datetime
+) -> bool:
+    """Whether an invalidation of these accounts' owners written by a transaction that started
+    at ``written_by`` (its ``now()``), or earlier, is still pending."""
+    found = await session.execute(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM cache_outbox o JOIN accounts a ON a.user_id = o.user_id "
+            "WHERE a.id = ANY(:ids) AND o.created_at <= :written_by)"
+        ),
+        {"ids": account_ids, "written_by": written_by},
+    )
+    return bool(found.scalar_one())
+
+
+async def count(session: AsyncSession) -> int:
+    return int((await session.execute(text("SELECT count(*) FROM cache_outbox"))).scalar_one())
