@@ -94,12 +94,13 @@ def ledger_check() -> None:
 
 
 @ledger_app.command("expire")
-def ledger_expire(batch: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
-    """Fail pending top-ups and withdrawals past their deadline, releasing holds."""
+def ledger_expire(limit: Annotated[int, typer.Option(min=1, max=1_000_000)] = 100_000) -> None:
+    """Fail pending top-ups and withdrawals past their deadline (at most LIMIT), releasing
+    holds, one short transaction each."""
     settings = load_settings()
 
     async def expire(okane: Okane, _: Endpoints) -> int:
-        return await expiry.expire_overdue(okane, batch=batch)
+        return await expiry.expire_overdue(okane, limit=limit)
 
     expired = _with_okane(settings, "ledger-expire", expire)
     typer.echo(json.dumps({"expired": expired}))

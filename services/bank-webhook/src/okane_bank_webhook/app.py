@@ -45,7 +45,7 @@ async def _expire_forever(state: WebhookState) -> None:
     while True:
         await asyncio.sleep(state.settings.expiry_sweep_seconds)
         try:
-            count = await expiry.expire_overdue(state.okane, batch=500)
+            count = await expiry.expire_overdue(state.okane)
             if count:
                 log.info("expired %d overdue transactions", count)
             await expiry.drop_expired_keys(state.okane)

@@ -346,7 +346,9 @@ async def test_pending_past_deadline_expire_and_release_holds(
                 "WHERE status = 'processing'"
             )
         )
-    assert await run_in_transaction(sessions, settlement.expire_pending) == 2
+    assert await run_in_transaction(sessions, settlement.expire_one)
+    assert await run_in_transaction(sessions, settlement.expire_one)
+    assert not await run_in_transaction(sessions, settlement.expire_one)
     assert await balance(sessions, ledger, user.id) == (1_000, 0)
     async with sessions() as s:
         for view in (withdrawal, topup):

@@ -1,6 +1,6 @@
 """Use case: expire overdue top-ups and withdrawals (releasing holds), and drop idempotency
 keys past their lifetime. Run by bank-webhook's sweeper and by ``okane ledger expire``; every
-batch is a unit of work, so the wallets it changes are invalidated in the cache and their
+expiry is a unit of work, so the wallets it changes are invalidated in the cache and their
 owners' connected clients hear of it."""
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ from okane_core.ledger.repository import idempotency
 from okane_core.users import rate_limits
 
 
-async def expire_overdue(okane: Okane, *, batch: int = 500) -> int:
-    """Expire everything overdue, ``batch`` transactions per unit of work. Safe with many
-    replicas: rows another process is expiring are skipped (SKIP LOCKED)."""
+async def expire_overdue(okane: Okane, *, limit: int = 500) -> int:
+    """Expire up to ``limit`` overdue transactions, each in a short unit of work of its own
+    (so the sweep never holds ``bank_clearing`` or a wallet while it expires the next one).
+    Safe with many replicas: rows another process is expiring are skipped (SKIP LOCKED)."""
     total = 0
-    while True:
-        count = await okane.uow.write(lambda s: settlement.expire_pending(s, limit=batch))
-        total += count
-        if count < batch:
-            return total
+    while total < limit and await okane.uow.write(settlement.expire_one):
+        total += 1
+    return total
 
 
 async def drop_expired_keys(okane: Okane, *, limit: int = 5000) -> int:

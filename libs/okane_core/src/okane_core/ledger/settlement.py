@@ -89,9 +89,12 @@ async def finish(
     )
 
 
-async def expire_pending(session: AsyncSession, *, limit: int = 100) -> int:
-    """Fail every pending top-up and withdrawal past its deadline, releasing holds."""
-    expired = await transactions.lock_expired(session, limit)
+async def expire_one(session: AsyncSession) -> bool:
+    """Fail one pending top-up or withdrawal past its deadline, releasing its hold; False when
+    none is left (or every one is being expired by another worker). Locks as a settlement
+    does: the transaction row, then its two accounts in id order; so each expiry belongs in a
+    unit of work of its own, holding no lock another transaction's settlement waits for."""
+    expired = await transactions.lock_expired(session, 1)
     for txn in expired:
         await finish(session, txn, success=False, reason=FailureReason.EXPIRED)
-    return len(expired)
+    return bool(expired)
