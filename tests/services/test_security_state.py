@@ -3,6 +3,7 @@ a Redis that evicted or lost everything brings no session back and lifts no lock
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -80,6 +81,30 @@ async def test_sessions_and_lockouts_survive_a_redis_that_lost_everything(
             assert (await api.http.get("/v1/wallet", headers=user.auth)).status_code == 401
             assert (await api.http.get("/v1/wallet", headers=still_in)).status_code == 200
         assert (await api.http.post("/v1/auth/login", json=right)).status_code == 429
+
+
+async def test_a_logout_ends_the_sessions_open_event_stream(security_stack: Stack) -> None:
+    async with security_stack.api() as api:
+        user = await api.signup("Streamer")
+        lines: list[str] = []
+
+        async def listen() -> None:
+            headers = {**user.auth, "Accept": "text/event-stream"}
+            async with api.http.stream("GET", "/v1/events", headers=headers, timeout=None) as r:
+                assert r.status_code == 200
+                async for line in r.aiter_lines():
+                    lines.append(line)  # noqa: PERF401 - read as they arrive, while waiting
+
+        stream = asyncio.create_task(listen())
+        for _ in range(100):  # until the snapshot arrived
+            if any(line.startswith("data: ") for line in lines):
+                break
+            await asyncio.sleep(0.05)
+        assert not stream.done()
+        assert (await api.http.post("/v1/auth/logout", headers=user.auth)).status_code == 204
+        await asyncio.wait_for(stream, timeout=20)  # ended by the server, not by the client
+        reopened = await api.http.get("/v1/events", headers=user.auth)
+        assert reopened.status_code == 401
 
 
 @pytest.fixture

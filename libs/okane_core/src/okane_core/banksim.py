@@ -12,9 +12,11 @@ import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
+from okane_core.settings import Settings
 from okane_core.webhooks import signed_headers
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -83,3 +85,46 @@ class BankSimulator:
 
     async def decline(self, kind: str, reference: str, amount: int) -> Delivery:
         return await self.deliver(f"{kind}.failed", reference, amount)
+
+
+STATUS_ANSWERS = frozenset({"succeeded", "failed", "pending", "not_found"})
+
+
+def status_url(settings: Settings) -> str | None:
+    """Where the bank answers status inquiries (``{reference}`` in it): configured, or the
+    simulator's own when it is on; None when neither (unknown payments then wait for the
+    bank's late callback)."""
+    if settings.bank_status_url:
+        return settings.bank_status_url
+    if settings.bank_simulator:
+        origin = httpx.URL(settings.bank_webhook_url).copy_with(path="/", query=None)
+        return str(origin).rstrip("/") + "/simulator/payments/{reference}"
+    return None
+
+
+class BankStatus:
+    """The bank's status inquiry: what became of a payment whose callback never came."""
+
+    def __init__(self, url: str, *, client: httpx.AsyncClient | None = None) -> None:
+        self.url = url
+        self._client = client or httpx.AsyncClient(timeout=5.0)
+        self._owns_client = client is None
+
+    async def ask(self, kind: str, reference: str) -> str:
+        """``succeeded``, ``failed``, ``pending`` or ``not_found``; raises when the bank does
+        not answer one of those."""
+        response = await self._client.get(self.url.format(reference=quote(reference, safe="")))
+        if response.status_code not in {200, 404}:
+            raise httpx.HTTPStatusError(
+                f"status inquiry answered {response.status_code}",
+                request=response.request,
+                response=response,
+            )
+        answer = str(response.json().get("status"))
+        if answer not in STATUS_ANSWERS:
+            raise ValueError(f"the bank answered {answer!r} about {kind} {reference}")
+        return answer
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()

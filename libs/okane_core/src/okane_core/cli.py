@@ -95,15 +95,15 @@ def ledger_check() -> None:
 
 @ledger_app.command("expire")
 def ledger_expire(limit: Annotated[int, typer.Option(min=1, max=1_000_000)] = 100_000) -> None:
-    """Fail pending top-ups and withdrawals past their deadline (at most LIMIT), releasing
-    holds, one short transaction each."""
+    """Set aside top-ups and withdrawals past their deadline (at most LIMIT) as ``unknown``
+    until the bank answers (holds kept), one short transaction each."""
     settings = load_settings()
 
     async def expire(okane: Okane, _: Endpoints) -> int:
         return await expiry.expire_overdue(okane, limit=limit)
 
-    expired = _with_okane(settings, "ledger-expire", expire)
-    typer.echo(json.dumps({"expired": expired}))
+    overdue = _with_okane(settings, "ledger-expire", expire)
+    typer.echo(json.dumps({"overdue": overdue}))
 
 
 @app.command("warm")
@@ -270,6 +270,12 @@ def _settle(reference: str, *, approve: bool, amount: int | None) -> None:
         raise typer.Exit(2)
     kind = match.kind if match else ("topup" if reference.startswith("tp_") else "withdrawal")
     paise = amount if amount is not None else (match.amount if match else 0)
+    if match is not None:  # the simulated bank's own record, for status inquiries
+
+        async def note(okane: Okane, _: Endpoints) -> None:
+            await settlements.record_decision(okane.uow, reference, succeeded=approve)
+
+        _with_okane(settings, "bank", note)
     simulator = BankSimulator(settings.bank_webhook_url, _webhook_secret(settings))
     event = f"{kind}.{'succeeded' if approve else 'failed'}"
     delivery = asyncio.run(simulator.deliver(event, reference, paise))

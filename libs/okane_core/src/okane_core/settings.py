@@ -101,7 +101,16 @@ class Settings(BaseSettings):
         "bank_webhook_url + /simulator)",
     )
     expiry_sweep_seconds: PositiveInt = Field(
-        default=30, description="how often bank-webhook expires overdue top-ups and withdrawals"
+        default=30,
+        description="how often bank-webhook sets aside overdue top-ups and withdrawals as "
+        "unknown and asks the bank about them",
+    )
+    bank_status_url: str | None = Field(
+        default=None,
+        description="the bank's status inquiry, with {reference} in it (GET, answers JSON "
+        '{"status": "succeeded" | "failed" | "pending" | "not_found"}); default with the '
+        "simulator on: the simulator's; unset otherwise (unknown payments then wait for the "
+        "bank's late callback)",
     )
 
     # Authentication (user-api).

@@ -17,6 +17,7 @@ from okane_bank_webhook.endpoints import router as webhook_router
 from okane_bank_webhook.simulator import install_simulator
 from okane_core.app import expiry, settlements
 from okane_core.app.context import build_okane
+from okane_core.banksim import BankStatus, status_url
 from okane_core.cache.client import create_redis
 from okane_core.db.engine import create_engine, observe_engine
 from okane_core.observability import metrics
@@ -39,15 +40,20 @@ def _secrets(settings: Settings) -> list[str]:
     return secrets
 
 
-async def _expire_forever(state: WebhookState) -> None:
-    """Expire overdue top-ups and withdrawals (releasing holds) every few seconds. Safe with
-    many replicas: rows another replica is expiring are skipped (SKIP LOCKED)."""
+async def _expire_forever(state: WebhookState, bank: BankStatus | None) -> None:
+    """Every few seconds: set aside top-ups and withdrawals past their deadline as unknown
+    (holds kept), then ask the bank what became of the unknown ones; only a definite answer
+    settles one. Safe with many replicas: rows another replica holds are skipped."""
     while True:
         await asyncio.sleep(state.settings.expiry_sweep_seconds)
         try:
             count = await expiry.expire_overdue(state.okane)
             if count:
-                log.info("expired %d overdue transactions", count)
+                log.info("%d payments past their deadline wait for the bank", count)
+            if bank is not None:
+                answers = await settlements.inquire_unknown(state.okane, bank.ask)
+                if answers:
+                    log.info("bank status inquiries: %s", dict(answers))
             await expiry.drop_expired_keys(state.okane)
             pending = await settlements.pending_summary(state.okane.uow)
             for kind in ("topup", "withdrawal"):
@@ -77,13 +83,17 @@ def create_app(
         app.state.webhook = state
         app.state.engine = engine
         await state.okane.start()
-        sweeper = asyncio.create_task(_expire_forever(state), name="expiry-sweeper")
+        url = status_url(settings)
+        bank = BankStatus(url) if url else None
+        sweeper = asyncio.create_task(_expire_forever(state, bank), name="expiry-sweeper")
         try:
             yield
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            if bank is not None:
+                await bank.close()
             await state.okane.close()
             await redis.aclose()
             await engine.dispose()

@@ -132,7 +132,7 @@ class Counterparty(BaseModel):
 class TransactionOut(BaseModel):
     id: uuid.UUID
     kind: Literal["topup", "p2p", "withdrawal", "reversal"]
-    status: Literal["processing", "success", "failure"]
+    status: Literal["processing", "unknown", "success", "failure"]
     amount: int
     currency: str
     direction: Literal["debit", "credit"] | None

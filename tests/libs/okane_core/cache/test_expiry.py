@@ -1,4 +1,4 @@
-"""``okane ledger expire`` is a write like any other: the holds it releases reach the cache."""
+"""``okane ledger expire`` is a write like any other: what it changes reaches the cache."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from okane_core.settings import Settings
 from tests.factories import fund, make_user
 
 
-async def test_expiring_a_withdrawal_from_the_cli_replaces_the_cached_balance(
+async def test_a_withdrawal_set_aside_by_the_cli_replaces_the_cached_views(
     settings: Settings, sessions: SessionFactory, ledger: Ledger, redis: Redis, reads: ReadCache
 ) -> None:
     user = await make_user(sessions, ledger)
@@ -30,6 +30,7 @@ async def test_expiring_a_withdrawal_from_the_cli_replaces_the_cached_balance(
         ),
     )
     cached = await reads.wallet(user.id)  # read through: now in Redis
+    assert (await reads.history(user.id, 1)).data[0].status == "processing"
     assert (cached.available, cached.locked) == (600, 400)
     assert (await reads.wallet(user.id)) == cached  # served from the cache
     async with sessions() as s, s.begin():
@@ -52,8 +53,9 @@ async def test_expiring_a_withdrawal_from_the_cli_replaces_the_cached_balance(
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, err.decode()
-    assert json.loads(out.decode().strip().splitlines()[-1]) == {"expired": 1}
+    assert json.loads(out.decode().strip().splitlines()[-1]) == {"overdue": 1}
 
     after = await reads.wallet(user.id)
-    assert (after.available, after.locked) == (1_000, 0)
+    assert (after.available, after.locked) == (600, 400)  # the bank may have paid: held
     assert after.version > cached.version
+    assert (await reads.history(user.id, 1)).data[0].status == "unknown"

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 from okane_core.app import codec
-from okane_core.app.reads import ReadCache
+from okane_core.app.reads import HISTORY_PAGE, ReadCache
 from okane_core.cache import keys
 from okane_core.cache.store import VersionedStore
 from okane_core.db.engine import SessionFactory, run_in_transaction
@@ -99,3 +99,16 @@ async def test_without_versions_the_race_would_resurrect(
     await reads.lease.renew()
     await store.redis.set(key, f"{before.version}|V|".encode() + codec.encode_wallet(before))
     assert (await reads.wallet(payer.id)).available == before.available  # stale: the bug
+
+
+async def test_a_history_page_longer_than_the_cached_one_is_whole(
+    sessions: SessionFactory, ledger: Ledger, reads: ReadCache
+) -> None:
+    user = await make_user(sessions, ledger)
+    for _ in range(HISTORY_PAGE + 5):
+        await fund(sessions, ledger, user.id, 1)
+    assert len((await reads.history(user.id, 5)).data) == 5
+    assert len((await reads.history(user.id, HISTORY_PAGE)).data) == HISTORY_PAGE
+    whole = await reads.history(user.id, 100)
+    assert len(whole.data) == HISTORY_PAGE + 5
+    assert not whole.has_more

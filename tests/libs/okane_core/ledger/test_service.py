@@ -324,9 +324,12 @@ async def test_withdrawal_beyond_available_is_a_recorded_failure(
     assert await balance(sessions, ledger, user.id) == (100, 0)
 
 
-async def test_pending_past_deadline_expire_and_release_holds(
+async def test_past_its_deadline_a_payment_waits_for_the_bank_and_keeps_its_hold(
     sessions: SessionFactory, ledger: Ledger
 ) -> None:
+    """The bank may have paid a withdrawal whose deadline passed: it becomes ``unknown`` and
+    keeps its hold, and the bank's late "paid" pays it once; a top-up the bank confirms late
+    is credited."""
     user = await make_user(sessions, ledger)
     await fund(sessions, ledger, user.id, 1_000)
     withdrawal, _ = await run_in_transaction(
@@ -346,35 +349,23 @@ async def test_pending_past_deadline_expire_and_release_holds(
                 "WHERE status = 'processing'"
             )
         )
-    assert await run_in_transaction(sessions, settlement.expire_one)
-    assert await run_in_transaction(sessions, settlement.expire_one)
-    assert not await run_in_transaction(sessions, settlement.expire_one)
-    assert await balance(sessions, ledger, user.id) == (1_000, 0)
+    assert await run_in_transaction(sessions, settlement.mark_overdue)
+    assert await run_in_transaction(sessions, settlement.mark_overdue)
+    assert not await run_in_transaction(sessions, settlement.mark_overdue)
+    assert await balance(sessions, ledger, user.id) == (600, 400)  # the hold stays
     async with sessions() as s:
         for view in (withdrawal, topup):
-            after = await wallets.transaction(s, user.id, view.id)
-            assert (after.status, after.failure_reason) == ("failure", "expired")
-    assert topup.reference is not None
-    late = await bank(sessions, ledger, "topup.succeeded", topup.reference, 50)
-    assert late.outcome == AlreadySettled.code
+            assert (await wallets.transaction(s, user.id, view.id)).status == "unknown"
     await assert_reconciled(sessions)
-
-
-async def test_a_late_confirmation_expires_instead_of_crediting(
-    sessions: SessionFactory, ledger: Ledger
-) -> None:
-    user = await make_user(sessions, ledger)
-    topup, _ = await run_in_transaction(
-        sessions,
-        lambda s: topups.start_topup(ledger, s, user_id=user.id, amount=50, idempotency_key="t"),
-    )
-    assert topup.reference is not None
-    async with sessions() as s, s.begin():
-        await s.execute(text("UPDATE transactions SET expires_at = now() - interval '1 s'"))
-    result = await bank(sessions, ledger, "topup.succeeded", topup.reference, 50)
-    assert result.outcome == "settlement_expired"
-    assert result.response["transaction"]["failure_reason"] == "expired"
-    assert await balance(sessions, ledger, user.id) == (0, 0)
+    assert withdrawal.reference is not None and topup.reference is not None
+    paid = await bank(sessions, ledger, "withdrawal.succeeded", withdrawal.reference, 400)
+    assert paid.outcome == "applied"
+    again = await bank(sessions, ledger, "withdrawal.failed", withdrawal.reference, 400)
+    assert again.outcome == AlreadySettled.code  # paid once, never refunded too
+    late = await bank(sessions, ledger, "topup.succeeded", topup.reference, 50)
+    assert late.outcome == "applied"
+    assert await balance(sessions, ledger, user.id) == (650, 0)
+    await assert_reconciled(sessions)
 
 
 async def test_daily_outgoing_limit(sessions: SessionFactory, settings: Settings) -> None:

@@ -1,7 +1,7 @@
-"""Use case: expire overdue top-ups and withdrawals (releasing holds), and drop idempotency
-keys past their lifetime. Run by bank-webhook's sweeper and by ``okane ledger expire``; every
-expiry is a unit of work, so the wallets it changes are invalidated in the cache and their
-owners' connected clients hear of it."""
+"""Use case: set aside overdue top-ups and withdrawals as ``unknown`` until the bank answers,
+and drop idempotency keys and rate-limit counters past their lifetime. Run by bank-webhook's
+sweeper and by ``okane ledger expire``; each one is a unit of work, so the wallets it changes
+are invalidated in the cache and their owners' connected clients hear of it."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from okane_core.users import rate_limits
 
 
 async def expire_overdue(okane: Okane, *, limit: int = 500) -> int:
-    """Expire up to ``limit`` overdue transactions, each in a short unit of work of its own
-    (so the sweep never holds ``bank_clearing`` or a wallet while it expires the next one).
-    Safe with many replicas: rows another process is expiring are skipped (SKIP LOCKED)."""
+    """Move up to ``limit`` top-ups and withdrawals past their deadline to ``unknown`` (holds
+    kept: the bank may have acted), each in a short unit of work of its own, so the sweep never
+    holds a wallet while it takes the next one. Safe with many replicas: rows another process
+    holds are skipped (SKIP LOCKED)."""
     total = 0
-    while total < limit and await okane.uow.write(settlement.expire_one):
+    while total < limit and await okane.uow.write(settlement.mark_overdue):
         total += 1
     return total
 

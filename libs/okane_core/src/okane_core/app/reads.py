@@ -77,7 +77,11 @@ class ReadCache:
         return await self._through(user_id, keys.BALANCE, "balances", codec.decode_wallet, load)
 
     async def history(self, user_id: uuid.UUID, limit: int) -> HistoryPage:
-        """The newest ``limit`` (at most HISTORY_PAGE) transactions, without filters."""
+        """The newest ``limit`` transactions, without filters: the first HISTORY_PAGE are
+        cached; a longer page is read from PostgreSQL."""
+        if limit > HISTORY_PAGE:
+            async with self.sessions() as s:
+                return await wallets.history(s, user_id, limit=limit)
 
         async def load() -> tuple[int, HistoryPage, bytes]:
             async with self.sessions() as s:

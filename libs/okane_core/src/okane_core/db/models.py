@@ -37,7 +37,7 @@ NAMING_CONVENTION = {
 }
 
 KINDS = "('topup', 'p2p', 'withdrawal', 'reversal')"
-STATUSES = "('processing', 'success', 'failure')"
+STATUSES = "('processing', 'unknown', 'success', 'failure')"
 
 
 class Base(DeclarativeBase):
@@ -122,6 +122,11 @@ class LedgerTransaction(Base):
             "ix_transactions_processing_expires_at",
             "expires_at",
             postgresql_where=text("status = 'processing'"),
+        ),
+        Index(
+            "ix_transactions_unknown_updated_at",
+            "updated_at",
+            postgresql_where=text("status = 'unknown'"),
         ),
         Index(
             "ix_transactions_daily_outgoing",
@@ -274,3 +279,15 @@ class RateLimit(Base):
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     window_ends: Mapped[datetime] = mapped_column(index=True)
+
+
+class BankSimulatorDecision(Base):
+    """What the simulated bank decided for a payment (development only): it answers status
+    inquiries from this, whether or not its callback arrived."""
+
+    __tablename__ = "bank_simulator_decisions"
+    __table_args__ = (CheckConstraint("outcome IN ('succeeded', 'failed')", name="outcome"),)
+
+    reference: Mapped[str] = mapped_column(Text, primary_key=True)
+    outcome: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime] = _now()

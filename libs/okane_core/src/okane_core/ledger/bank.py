@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.errors import InvalidRequest, OkaneError, SettlementExpired
-from okane_core.ledger.domain import FailureReason, Kind, Status
+from okane_core.ledger.domain import Kind
 from okane_core.ledger.repository import webhooks
 from okane_core.ledger.settlement import settle
 
@@ -25,6 +25,7 @@ EVENT_TYPES: dict[str, tuple[Kind, bool]] = {
 }
 
 APPLIED = "applied"
+# Stored by releases that expired late answers; still replayed with its status.
 EXPIRED = SettlementExpired.code
 
 
@@ -66,8 +67,7 @@ async def apply_bank_event(
         }
     else:
         transaction_id = view.id
-        expired = view.status == Status.FAILURE and view.failure_reason == FailureReason.EXPIRED
-        outcome = EXPIRED if expired else APPLIED
+        outcome = APPLIED
         response = {
             "outcome": outcome,
             "event_id": event_id,
@@ -79,9 +79,7 @@ async def apply_bank_event(
                 "failure_reason": view.failure_reason,
                 "amount": view.amount,
             },
-            "message": "the transaction expired before the bank answered"
-            if expired
-            else f"{kind} {view.status}",
+            "message": f"{kind} {view.status}",
         }
     await webhooks.record_webhook_outcome(
         session,

@@ -26,6 +26,7 @@ class Kind(enum.StrEnum):
 
 class Status(enum.StrEnum):
     PROCESSING = "processing"
+    UNKNOWN = "unknown"  # past its deadline without the bank's answer; the bank is being asked
     SUCCESS = "success"
     FAILURE = "failure"
 
@@ -145,9 +146,11 @@ def balance_changes(postings: Iterable[Posting]) -> list[BalanceChange]:
     return [BalanceChange(p.account_id, available=p.amount) for p in postings]
 
 
-# processing -> success | failure; nothing leaves a final state.
+# processing -> success | failure | unknown; unknown -> success | failure (the bank's answer,
+# late or inquired); nothing leaves a final state.
 _TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.PROCESSING: frozenset({Status.SUCCESS, Status.FAILURE}),
+    Status.PROCESSING: frozenset({Status.SUCCESS, Status.FAILURE, Status.UNKNOWN}),
+    Status.UNKNOWN: frozenset({Status.SUCCESS, Status.FAILURE}),
     Status.SUCCESS: frozenset(),
     Status.FAILURE: frozenset(),
 }

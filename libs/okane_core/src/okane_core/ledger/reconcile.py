@@ -40,7 +40,7 @@ _CHECKS: dict[str, str] = {
                || coalesce(w.held, 0)
         FROM accounts a
         LEFT JOIN (SELECT debit_account_id, sum(amount) AS held FROM transactions
-                   WHERE kind = 'withdrawal' AND status = 'processing'
+                   WHERE kind = 'withdrawal' AND status IN ('processing', 'unknown')
                    GROUP BY debit_account_id) w ON w.debit_account_id = a.id
         WHERE a.locked <> coalesce(w.held, 0) LIMIT :limit
     """,

@@ -29,13 +29,15 @@ async def settle(
     kind: Kind,
     success: bool,
     amount: int,
+    reason: FailureReason = FailureReason.BANK_DECLINED,
 ) -> TransactionView:
-    """Apply the bank's answer for a pending top-up or withdrawal, exactly once.
+    """Apply the bank's answer for a pending (``processing`` or ``unknown``) top-up or
+    withdrawal, exactly once.
 
     The transaction row is locked first, so two settlements of one reference queue and the
-    second finds it final (``already_settled``). A wrong amount changes nothing. A
-    settlement that arrives after the deadline expires the transaction instead, and the
-    returned view says so (status ``failure``, reason ``expired``).
+    second finds it final (``already_settled``). A wrong amount changes nothing. An answer
+    after the deadline is applied like any other: the bank's definite answer is the truth (a
+    withdrawal it paid keeps its hold until then; a top-up it confirmed is credited).
     """
     txn = await transactions.lock_transaction(session, reference=reference)
     if txn is None or txn.kind != kind:
@@ -43,16 +45,11 @@ async def settle(
     for link in link_to(txn.trace_parent):
         # This callback's trace points at the request that started the transaction.
         trace.get_current_span().add_link(link.context, {"okane.reference": reference})
-    if txn.status != Status.PROCESSING:
+    if txn.status not in (Status.PROCESSING, Status.UNKNOWN):
         raise AlreadySettled(f"this {kind} is already {txn.status}", field="reference")
     if amount != txn.amount:
         raise AmountMismatch(f"the {kind} is for {txn.amount} paise, not {amount}", field="amount")
-    if txn.expires_at is not None and txn.expires_at <= await accounts.database_now(session):
-        # Too late: the transaction expires now, whatever the bank says.
-        return await finish(session, txn, success=False, reason=FailureReason.EXPIRED)
-    return await finish(
-        session, txn, success=success, reason=None if success else FailureReason.BANK_DECLINED
-    )
+    return await finish(session, txn, success=success, reason=None if success else reason)
 
 
 async def finish(
@@ -89,12 +86,16 @@ async def finish(
     )
 
 
-async def expire_one(session: AsyncSession) -> bool:
-    """Fail one pending top-up or withdrawal past its deadline, releasing its hold; False when
-    none is left (or every one is being expired by another worker). Locks as a settlement
-    does: the transaction row, then its two accounts in id order; so each expiry belongs in a
-    unit of work of its own, holding no lock another transaction's settlement waits for."""
-    expired = await transactions.lock_expired(session, 1)
-    for txn in expired:
-        await finish(session, txn, success=False, reason=FailureReason.EXPIRED)
-    return bool(expired)
+async def mark_overdue(session: AsyncSession) -> bool:
+    """Move one ``processing`` top-up or withdrawal past its deadline to ``unknown``: the bank
+    may have acted on it, so a withdrawal keeps its hold and a top-up waits for the bank's
+    word (a late callback, or the answer to a status inquiry). False when none is left (or
+    every one is taken by another worker). Locks as a settlement does: the transaction row,
+    then the wallet; so each belongs in a unit of work of its own."""
+    overdue = await transactions.lock_expired(session, 1)
+    for txn in overdue:
+        check_transition(Status(txn.status), Status.UNKNOWN)
+        wallet = txn.credit_account_id if txn.kind == Kind.TOPUP else txn.debit_account_id
+        await touch(session, wallet)  # the history shows the new status: a new version
+        await transactions.mark_unknown(session, txn.id)
+    return bool(overdue)

@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from okane_bank_webhook.endpoints import REFERENCE_PATTERN, WebhookState
@@ -119,6 +119,19 @@ async def confirm(request: Request, reference: str, return_to: str | None = None
     )
 
 
+@router.get("/payments/{reference}")
+async def payment_status(request: Request, reference: str) -> JSONResponse:
+    """The simulated bank's status inquiry, as payout rails have one: ``succeeded`` or
+    ``failed`` once it decided, ``pending`` while it has not, ``not_found`` if it never had it."""
+    _, state = _parts(request)
+    if not _REFERENCE.fullmatch(reference):
+        return JSONResponse({"reference": reference[:64], "status": "not_found"}, 404)
+    status = await settlements.bank_status(state.okane.uow, reference)
+    return JSONResponse(
+        {"reference": reference, "status": status}, 404 if status == "not_found" else 200
+    )
+
+
 @router.post("/{reference}")
 async def decide(request: Request, reference: str) -> Response:
     simulator, state = _parts(request)
@@ -130,6 +143,10 @@ async def decide(request: Request, reference: str) -> Response:
     if payment is None or decision not in {"approve", "decline"}:
         return _page(request, "missing.html", 404, reference=reference[:64])
     outcome = "succeeded" if decision == "approve" else "failed"
+    # The bank's own record first: it answers status inquiries even if the callback is lost.
+    await settlements.record_decision(
+        state.okane.uow, payment.reference, succeeded=decision == "approve"
+    )
     simulator.send_later(f"{payment.kind}.{outcome}", payment.reference, payment.amount)
     back = simulator.safe_return(str(form.get("return_to", "")))
     return RedirectResponse(back or "/simulator", status_code=303)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ from redis.exceptions import RedisError
 
 from okane_core.cache.events import Event
 from okane_user_api.auth.tokens import Principal
-from okane_user_api.deps import CurrentUser, State
+from okane_user_api.deps import CurrentUser, State, revocations_of
 from okane_user_api.state import AppState
 from okane_web.problems import problem_responses
 
@@ -25,6 +26,9 @@ router = APIRouter(prefix="/v1", tags=["events"])
 
 KEEPALIVE_SECONDS = 15.0
 POLL_SECONDS = 5.0  # a safety net under the pub/sub wake-ups (and the fallback without Redis)
+# How often an idle stream checks that its session still holds: a logout or revocation (seen
+# by the process's trust lease within L/4) ends the stream within about this long.
+SESSION_CHECK_SECONDS = 1.0
 
 
 def _frame(event_id: str | None, data: dict[str, Any]) -> bytes:
@@ -45,6 +49,28 @@ async def _snapshot(state: AppState, principal: CurrentUser) -> dict[str, Any]:
     }
 
 
+async def _signed_in(request: Request, principal: Principal) -> bool:
+    """Whether the stream's session still holds (checked from the trust lease: no query)."""
+    if time.time() >= principal.expires_at:
+        return False
+    revocations = revocations_of(request)
+    return not await revocations.is_revoked(principal.user_id, principal.session_id)
+
+
+async def _wait(wake: asyncio.Event, request: Request, principal: Principal) -> bool:
+    """Wait for a wake-up (True) or POLL_SECONDS (False), checking the session meanwhile;
+    returns early when it ended (the caller checks again)."""
+    for _ in range(int(POLL_SECONDS / SESSION_CHECK_SECONDS)):
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=SESSION_CHECK_SECONDS)
+        except TimeoutError:
+            if not await _signed_in(request, principal):
+                return True
+        else:
+            return True
+    return False
+
+
 async def _stream(
     request: Request, state: AppState, principal: CurrentUser, last_event_id: str | None
 ) -> AsyncIterator[bytes]:
@@ -62,11 +88,11 @@ async def _stream(
         version = -1
         first = True
         while not await request.is_disconnected():
-            if not first:  # on (re)connection, send what was missed before waiting
-                try:
-                    await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
+            # On (re)connection, send what was missed before waiting.
+            if not first and not await _wait(wake, request, principal):
+                yield b": keep-alive\n\n"
+            if not await _signed_in(request, principal):
+                return  # logged out, revoked or expired: the stream ends with the session
             first = False
             wake.clear()
             try:

@@ -141,7 +141,7 @@ async def transactions(
     ] = None,
     kind: Literal["topup", "p2p", "withdrawal", "reversal"] | None = None,
     status_filter: Annotated[
-        Literal["processing", "success", "failure"] | None, Query(alias="status")
+        Literal["processing", "unknown", "success", "failure"] | None, Query(alias="status")
     ] = None,
 ) -> TransactionPage:
     """History, newest first, paginated by cursor."""

@@ -19,7 +19,12 @@ KIND_LABELS = {
     "withdrawal": "Withdrawal",
     "reversal": "Reversal",
 }
-STATUS_LABELS = {"processing": "Processing", "success": "Success", "failure": "Failed"}
+STATUS_LABELS = {
+    "processing": "Processing",
+    "unknown": "Waiting for the bank",
+    "success": "Success",
+    "failure": "Failed",
+}
 FAILURE_LABELS = {
     "insufficient_funds": "Not enough money in the wallet",
     "bank_declined": "The bank declined it",

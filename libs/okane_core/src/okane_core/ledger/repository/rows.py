@@ -45,6 +45,6 @@ def record(session: AsyncSession, view: TransactionView) -> TransactionView:
         view.debit_account_id,
         view.credit_account_id,
         view.failure_reason,
-        lag if view.status != "processing" and lag is not None and lag > 0 else None,
+        lag if view.status in ("success", "failure") and lag is not None and lag > 0 else None,
     )
     return view

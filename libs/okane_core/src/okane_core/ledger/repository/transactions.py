@@ -63,7 +63,7 @@ async def insert_transaction(
                 "note": note,
                 "reverses_id": reverses_id,
                 "ttl": expires_in_seconds,
-                "final": status != "processing",
+                "final": status not in ("processing", "unknown"),
                 "trace_parent": trace_parent,
             },
         )
@@ -135,6 +135,43 @@ async def lock_expired(session: AsyncSession, limit: int) -> list[TransactionVie
     return [view_of(row) for row in rows]
 
 
+async def mark_unknown(session: AsyncSession, transaction_id: uuid.UUID) -> TransactionView:
+    row = (
+        await session.execute(
+            sql(
+                "UPDATE transactions AS t SET status = 'unknown', updated_at = now() "
+                f"WHERE t.id = :id RETURNING {TXN_COLUMNS}"
+            ),
+            {"id": transaction_id},
+        )
+    ).one()
+    return record(session, view_of(row))
+
+
+async def unknown_payments(session: AsyncSession, *, limit: int) -> list[tuple[str, str, int]]:
+    """(kind, reference, amount) of the top-ups and withdrawals waiting for the bank's word
+    past their deadline, the longest-waiting first (least recently asked)."""
+    rows = await session.execute(
+        sql(
+            "SELECT kind, reference, amount FROM transactions WHERE status = 'unknown' "
+            "ORDER BY updated_at LIMIT :limit"
+        ),
+        {"limit": limit},
+    )
+    return [(row[0], row[1], int(row[2])) for row in rows]
+
+
+async def asked(session: AsyncSession, reference: str) -> None:
+    """Note that the bank was asked about this one (it goes to the back of the queue)."""
+    await session.execute(
+        sql(
+            "UPDATE transactions SET updated_at = now() "
+            "WHERE reference = :reference AND status = 'unknown'"
+        ),
+        {"reference": reference},
+    )
+
+
 async def finish_transaction(
     session: AsyncSession, transaction_id: uuid.UUID, *, status: str, failure_reason: str | None
 ) -> TransactionView:
@@ -195,7 +232,8 @@ async def waiting_payments(session: AsyncSession, *, limit: int) -> list[BankPay
     """Top-ups and withdrawals waiting for the bank, oldest deadline first."""
     rows = await session.execute(
         sql(
-            _BANK_PAYMENTS + "WHERE t.status = 'processing' AND t.kind IN ('topup', 'withdrawal') "
+            _BANK_PAYMENTS + "WHERE t.status IN ('processing', 'unknown') "
+            "AND t.kind IN ('topup', 'withdrawal') "
             "ORDER BY t.expires_at LIMIT :limit"
         ),
         {"limit": limit},
@@ -217,11 +255,12 @@ async def payment(session: AsyncSession, reference: str) -> BankPayment | None:
 
 
 async def pending_summary(session: AsyncSession) -> dict[str, tuple[int, int]]:
-    """(count, paise) of processing top-ups and withdrawals (served by a partial index)."""
+    """(count, paise) of top-ups and withdrawals waiting for the bank (processing or unknown;
+    served by partial indexes)."""
     rows = await session.execute(
         sql(
             "SELECT kind, count(*), coalesce(sum(amount), 0) FROM transactions "
-            "WHERE status = 'processing' GROUP BY kind"
+            "WHERE status IN ('processing', 'unknown') GROUP BY kind"
         )
     )
     return {row[0]: (int(row[1]), int(row[2])) for row in rows}
