@@ -44,7 +44,7 @@ REVOCATION_MARGIN = 120.0
 
 async def outbox_pending(
     sessions: SessionFactory, account_ids: list[int], written_at: datetime
-) -> bool:
+) -> list[outbox.Pending]:
     async with sessions() as session:
         return await outbox.pending_for_accounts(session, account_ids, written_at)
 
@@ -105,10 +105,16 @@ class TrustLease:
     async def settle_replay(self, account_ids: list[int], written_at: datetime) -> None:
         """Before a replayed answer leaves: the original write (whose transaction started at
         ``written_at``) may have been answered by no one (its process died after COMMIT), so
-        its invalidation may still be pending; if so, wait one lease, as its writer would."""
-        if await outbox_pending(self.sessions, account_ids, written_at):
-            metrics.CACHE_DELAYED_ANSWERS.inc()
-            await asyncio.sleep(self.seconds)
+        its invalidation may still be pending. If it is, and Redis does not already hold every
+        entry at that version or newer, wait one lease, as its writer would have."""
+        pending = await outbox_pending(self.sessions, account_ids, written_at)
+        if not pending:
+            return
+        entries = [e for row in pending for e in keys.entries(row.user_id, row.kind, row.version)]
+        if self.store is not None and await self.store.holds(entries):
+            return
+        metrics.CACHE_DELAYED_ANSWERS.inc()
+        await asyncio.sleep(self.seconds)
 
     # --- renewal --------------------------------------------------------------------------
 

@@ -49,17 +49,18 @@ async def claim(session: AsyncSession, *, limit: int) -> list[Pending]:
 
 async def pending_for_accounts(
     session: AsyncSession, account_ids: list[int], written_by: datetime
-) -> bool:
-    """Whether an invalidation of these accounts' owners written by a transaction that started
-    at ``written_by`` (its ``now()``), or earlier, is still pending."""
-    found = await session.execute(
+) -> list[Pending]:
+    """The pending invalidations of these accounts' owners written by a transaction that
+    started at ``written_by`` (its ``now()``) or earlier, newest version per (user, kind)."""
+    rows = await session.execute(
         text(
-            "SELECT EXISTS (SELECT 1 FROM cache_outbox o JOIN accounts a ON a.user_id = o.user_id "
-            "WHERE a.id = ANY(:ids) AND o.created_at <= :written_by)"
+            "SELECT o.user_id, o.kind, max(o.version) FROM cache_outbox o "
+            "JOIN accounts a ON a.user_id = o.user_id "
+            "WHERE a.id = ANY(:ids) AND o.created_at <= :written_by GROUP BY o.user_id, o.kind"
         ),
         {"ids": account_ids, "written_by": written_by},
     )
-    return bool(found.scalar_one())
+    return [Pending(user_id, kind, version) for user_id, kind, version in rows]
 
 
 async def count(session: AsyncSession) -> int:

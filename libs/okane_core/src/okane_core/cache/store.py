@@ -255,6 +255,30 @@ class VersionedStore:
         metrics.CACHE_INVALIDATIONS.labels("written").inc(len(pending))
         return True
 
+    async def holds(self, entries: Sequence[tuple[str, int]]) -> bool:
+        """Whether Redis holds every one of these keys at its version or newer (a value or a
+        tombstone): then no reader can be served anything older. False if it cannot say."""
+        if not entries or not self.breaker.allow():
+            return not entries
+        try:
+
+            def build(pipe: Pipeline) -> None:
+                for key, _ in entries:
+                    pipe.get(key)
+
+            found = await self._pipeline(build)
+        except RedisError as error:
+            self._failed(error)
+            return False
+        self._ok()
+        for (_, version), raw in zip(entries, found, strict=True):
+            if raw is None:
+                return False
+            current = raw if isinstance(raw, bytes) else str(raw).encode()
+            if int(current.split(b"|", 1)[0]) < version:
+                return False
+        return True
+
     async def renew_epoch(self, pending: Iterable[tuple[str, int]] | None) -> bytes | None:
         """Learn the current epoch; if there is none (Redis restarted empty, or never used),
         first write ``pending`` (every invalidation not yet drained), then start one; with
