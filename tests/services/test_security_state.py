@@ -107,6 +107,17 @@ async def test_a_logout_ends_the_sessions_open_event_stream(security_stack: Stac
         assert reopened.status_code == 401
 
 
+async def test_a_nul_byte_in_a_web_form_is_refused_by_name(security_stack: Stack) -> None:
+    async with security_stack.api() as api:
+        for path, form in [
+            ("/login", {"login": "asha\x00@example.com", "password": "whatever"}),
+            ("/signup", {"name": "Asha", "phone": "+919876543210", "password": "x\x00" * 5}),
+        ]:
+            response = await api.http.post(path, data=form)
+            assert response.status_code == 422, (path, response.status_code)
+            assert "NUL" in response.text
+
+
 @pytest.fixture
 async def redis(endpoints: Endpoints) -> AsyncIterator[Redis]:
     client = create_redis(endpoints.redis_url.rsplit("/", 1)[0] + "/6")

@@ -17,7 +17,8 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from okane_core.errors import Category, OkaneError, RateLimited
+from okane_core.errors import Category, InvalidRequest, OkaneError, RateLimited
+from okane_core.ledger.domain import storable_text
 from okane_core.users.views import UserRecord
 from okane_user_api.state import AppState
 from okane_user_api.web import present, session
@@ -120,6 +121,11 @@ class Page:
         """The posted form, after its CSRF token checked out."""
         data = await self.request.form()
         fields = {key: value for key, value in data.items() if isinstance(value, str)}
+        for key, value in fields.items():
+            try:
+                storable_text(value)
+            except ValueError as error:  # NUL, lone surrogates: refused, never stored
+                raise InvalidRequest(f"{key}: {error}", field=key) from None
         if not self.web.csrf.verify(self.request, self.session, fields.get(FIELD)):
             raise FormRefused
         return fields
