@@ -34,7 +34,7 @@ class Identity:
     sub: str
     email: str
     name: str
-    email_verified: bool = True
+    email_verified: bool | str = True  # a string, as a careless provider might send
 
 
 @dataclass

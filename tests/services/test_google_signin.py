@@ -126,11 +126,13 @@ def test_tampered_state_and_replays_are_refused(
     assert stranger.status_code == 401
 
 
+@pytest.mark.parametrize("claimed", [False, "false", "true", 1])
 def test_an_unverified_email_cannot_create_an_account(
-    oidc_stack: Stack, provider: RunningProvider
+    oidc_stack: Stack, provider: RunningProvider, claimed: bool | str | int
 ) -> None:
+    """Only the JSON value true counts as verified."""
     identity = someone()
-    identity.email_verified = False
+    identity.email_verified = claimed  # type: ignore[assignment]
     provider.state.identity = identity
     provider.state.mode = "honest"
     assert sign_in(oidc_stack).status_code == 401

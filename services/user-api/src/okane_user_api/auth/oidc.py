@@ -73,7 +73,8 @@ async def user_for(state: AppState, claims: dict[str, Any]) -> UserRecord:
     """The OKANE user for a verified Google identity: found by subject, linked by a verified
     email, or created with a wallet on first sign-in."""
     subject = str(claims["sub"])
-    verified = bool(claims.get("email_verified")) and bool(claims.get("email"))
+    # Strictly the JSON value true: a provider sending "false" (a string) has not verified it.
+    verified = claims.get("email_verified") is True and bool(claims.get("email"))
     email = str(claims["email"]).lower() if verified else None
     name = str(claims.get("name") or (email or "OKANE user").split("@")[0])
 
