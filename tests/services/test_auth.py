@@ -79,8 +79,35 @@ async def test_login_by_phone_or_email_and_wrong_password(stack: Stack) -> None:
         assert wrong.json()["code"] == unknown.json()["code"] == "invalid_credentials"
 
 
-async def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session(stack: Stack) -> None:
+async def test_a_refresh_retried_after_a_lost_answer_gets_the_same_new_token(
+    stack: Stack,
+) -> None:
     async with stack.api() as api:
+        user = await api.signup("Noor")
+        body = {"refresh_token": user.refresh_token}
+        first = await api.http.post("/v1/auth/refresh", json=body)
+        assert first.status_code == 200
+        # The answer was lost; the client retries with the token it still has.
+        retried = await api.http.post("/v1/auth/refresh", json=body)
+        assert retried.status_code == 200
+        assert retried.json()["refresh_token"] == first.json()["refresh_token"]
+        again = {"Authorization": f"Bearer {retried.json()['access_token']}"}
+        assert (await api.http.get("/v1/me", headers=again)).status_code == 200
+        onward = await api.http.post(
+            "/v1/auth/refresh", json={"refresh_token": retried.json()["refresh_token"]}
+        )
+        assert onward.status_code == 200
+        assert onward.json()["refresh_token"] not in {
+            user.refresh_token,
+            first.json()["refresh_token"],
+        }
+
+
+async def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session(
+    strict_stack: Stack,
+) -> None:
+    """With no retry window (``OKANE_REFRESH_RETRY_SECONDS=0``, as after it has passed)."""
+    async with strict_stack.api() as api:
         user = await api.signup("Rafi")
         first = await api.http.post("/v1/auth/refresh", json={"refresh_token": user.refresh_token})
         assert first.status_code == 200
@@ -151,6 +178,7 @@ def strict_stack(
         tmp_path_factory.mktemp("strict-logs"),
         OKANE_LOGIN_ATTEMPTS_PER_ADDRESS="12",
         OKANE_LOGIN_ATTEMPTS_PER_ACCOUNT="3",
+        OKANE_REFRESH_RETRY_SECONDS="0",
     )
     yield running
     stop_stack(running)

@@ -119,6 +119,14 @@ class Settings(BaseSettings):
     )
     access_token_seconds: PositiveInt = 15 * 60
     refresh_token_seconds: PositiveInt = 30 * 24 * 60 * 60
+    refresh_retry_seconds: float = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description="a refresh retried with the previous refresh token within this long of "
+        "its rotation (its answer was lost) gets the same new token instead of ending the "
+        "session",
+    )
     login_attempts_per_account: PositiveInt = Field(
         default=5, description="failed logins per account per window before 429"
     )

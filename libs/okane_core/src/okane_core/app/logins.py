@@ -42,14 +42,21 @@ async def open_session(
     )
 
 
-async def rotate(uow: UnitOfWork, *, old_hash: bytes, new_hash: bytes) -> Rotation:
-    """Swap the refresh credential. Presenting an already-rotated one means it was copied: the
-    whole session is revoked (and ``rotated`` is False)."""
+async def rotate(
+    uow: UnitOfWork, *, old_hash: bytes, new_hash: bytes, grace_seconds: float = 0
+) -> Rotation:
+    """Swap the refresh credential. ``new_hash`` is derived from the old credential, so a
+    client retrying a refresh whose answer it lost (within ``grace_seconds`` of the rotation)
+    presents the previous credential and gets the same new one. Presenting an already-rotated
+    one otherwise means it was copied: the whole session is revoked (``rotated`` is False)."""
 
     async def work(s: AsyncSession) -> Rotation:
         row = await auth_sessions.lock_session_by_token(s, old_hash)
         if row is None or row.revoked_at is not None:
             raise AuthenticationFailed("the refresh token is invalid")
+        retried = row.current_hash == new_hash and row.rotated_seconds_ago <= grace_seconds
+        if row.reused and retried:
+            return Rotation(row.user_id, row.id, rotated=True)
         if row.reused:
             await auth_sessions.revoke(s, row.id)
             return Rotation(row.user_id, row.id, rotated=False)

@@ -18,6 +18,8 @@ class SessionRow:
     expires_at: datetime
     revoked_at: datetime | None
     reused: bool  # found by its previous (already rotated) refresh token
+    current_hash: bytes  # the hash of its current refresh token
+    rotated_seconds_ago: float  # since the last rotation
 
 
 async def create_session(
@@ -49,7 +51,8 @@ async def lock_session_by_token(session: AsyncSession, refresh_hash: bytes) -> S
         await session.execute(
             text(
                 "SELECT id, user_id, expires_at, revoked_at, "
-                "refresh_token_hash <> :hash AS reused FROM auth_sessions "
+                "refresh_token_hash <> :hash AS reused, refresh_token_hash, "
+                "extract(epoch FROM now() - refreshed_at)::float8 FROM auth_sessions "
                 "WHERE refresh_token_hash = :hash OR previous_token_hash = :hash FOR UPDATE"
             ),
             {"hash": refresh_hash},

@@ -106,13 +106,15 @@ async def authenticate(state: AppState, *, login: str, password: str, client: st
 
 
 async def refresh(state: AppState, revocations: Revocations, token: str) -> IssuedTokens:
-    """Rotate the refresh token. Presenting an already-rotated token means it was copied:
-    the whole session is revoked."""
-    new_refresh = new_refresh_token()
+    """Rotate the refresh token. The same token presented again within
+    ``refresh_retry_seconds`` (a retry after a lost answer) gets the same new refresh token;
+    later, it means the token was copied: the whole session is revoked."""
+    new_refresh = state.tokens.next_refresh_token(token)
     rotation = await logins.rotate(
         state.okane.uow,
         old_hash=hash_refresh_token(token),
         new_hash=hash_refresh_token(new_refresh),
+        grace_seconds=state.settings.refresh_retry_seconds,
     )
     if not rotation.rotated:
         await revocations.publish(rotation.user_id, rotation.session_id)

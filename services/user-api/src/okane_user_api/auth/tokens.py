@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import time
 import uuid
@@ -48,6 +50,7 @@ class TokenIssuer:
         if len(secret.encode()) < 32:
             raise ValueError("the access-token secret needs at least 32 bytes")
         self._key = OctKey.import_key(secret.encode())
+        self._rotation_key = hmac.new(secret.encode(), b"okane-refresh-rotation", "sha256").digest()
         self.lifetime_seconds = lifetime_seconds
         self._claims = JWTClaimsRegistry(
             leeway=5,
@@ -58,6 +61,12 @@ class TokenIssuer:
             exp={"essential": True},
         )
         self._verified: dict[str, Principal] = {}
+
+    def next_refresh_token(self, token: str) -> str:
+        """The refresh token that replaces ``token``: derived from it with a server key, so a
+        retried refresh gets the same one, and nobody without the key can predict it."""
+        digest = hmac.new(self._rotation_key, token.encode(), "sha256").digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def issue(self, user_id: uuid.UUID, session_id: uuid.UUID, *, is_admin: bool) -> str:
         now = int(time.time())
