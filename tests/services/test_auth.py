@@ -216,3 +216,31 @@ async def test_login_is_rate_limited_per_account_and_per_address(strict_stack: S
             codes.append(response.status_code)
         assert codes == [200, 200, 200, 200, 200, 429]
         assert int(response.headers["retry-after"]) > 0
+
+
+async def test_signed_in_devices_are_listed_and_each_can_be_signed_out(stack: Stack) -> None:
+    async with stack.api() as api:
+        user = await api.signup("Devika")  # device one
+        login = {"login": user.phone, "password": user.password}
+        other = (await api.http.post("/v1/auth/login", json=login)).json()
+        other_auth = {"Authorization": f"Bearer {other['access_token']}"}
+        listed = await api.http.get("/v1/sessions", headers=user.auth)
+        assert listed.status_code == 200
+        devices = listed.json()["data"]
+        assert len(devices) == 2
+        assert sum(d["current"] for d in devices) == 1
+        theirs = next(d["id"] for d in devices if not d["current"])
+        assert (
+            await api.http.delete(f"/v1/sessions/{theirs}", headers=user.auth)
+        ).status_code == 204
+        # Signed out everywhere before the answer: its access and refresh tokens are dead.
+        assert (await api.http.get("/v1/me", headers=other_auth)).status_code == 401
+        refreshed = await api.http.post(
+            "/v1/auth/refresh", json={"refresh_token": other["refresh_token"]}
+        )
+        assert refreshed.status_code == 401
+        again = await api.http.delete(f"/v1/sessions/{theirs}", headers=user.auth)
+        assert (again.status_code, again.json()["code"]) == (404, "session_not_found")
+        left = (await api.http.get("/v1/sessions", headers=user.auth)).json()["data"]
+        assert [d["current"] for d in left] == [True]
+        assert (await api.http.get("/v1/me", headers=user.auth)).status_code == 200

@@ -55,7 +55,9 @@ async def test_every_endpoint_requires_a_token_and_scopes_objects_to_their_owner
                 verb = method.upper()
                 if (verb, path) in PUBLIC:
                     continue
-                url = path.replace("{transaction_id}", paid["id"])
+                url = path.replace("{transaction_id}", paid["id"]).replace(
+                    "{session_id}", str(uuid.uuid4())
+                )
                 kwargs: dict[str, Any] = {"json": bodies[path]} if verb in {"POST", "PATCH"} else {}
                 headers = {"Idempotency-Key": uuid.uuid4().hex}
                 anonymous = await api.http.request(verb, url, headers=headers, **kwargs)
@@ -81,6 +83,17 @@ async def test_every_endpoint_requires_a_token_and_scopes_objects_to_their_owner
         # The intruder sees the transfer it received, but never the payer's top-up or balance.
         history = (await api.http.get("/v1/transactions?limit=100", headers=intruder.auth)).json()
         assert topup["id"] not in {t["id"] for t in history["data"]}
+        # Another user's session: as missing as one that never existed, and it stays signed in.
+        owner_sessions = (await api.http.get("/v1/sessions", headers=owner.auth)).json()["data"]
+        theirs_session = owner_sessions[0]["id"]
+        ended = await api.http.delete(f"/v1/sessions/{theirs_session}", headers=intruder.auth)
+        never = await api.http.delete(f"/v1/sessions/{uuid.uuid4()}", headers=intruder.auth)
+        assert ended.status_code == never.status_code == 404
+        assert ended.json()["code"] == never.json()["code"]
+        assert (await api.http.get("/v1/me", headers=owner.auth)).status_code == 200
+        mine = (await api.http.get("/v1/sessions", headers=intruder.auth)).json()["data"]
+        assert theirs_session not in {s["id"] for s in mine}
+        matrix["DELETE /v1/sessions/{session_id}"]["other_users_object"] = 404
         # Admin-only: a user token is 403.
         reversal = await api.http.post(
             f"/v1/admin/transactions/{paid['id']}/reversal", json={}, headers=intruder.auth

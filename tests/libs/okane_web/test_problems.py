@@ -36,6 +36,7 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "RecipientNotFound": ("recipient_not_found", 404),
     "TransactionNotFound": ("transaction_not_found", 404),
     "UserNotFound": ("user_not_found", 404),
+    "SessionNotFound": ("session_not_found", 404),
     "Conflict": ("conflict", 409),
     "IdempotencyConflict": ("idempotency_conflict", 409),
     "AlreadySettled": ("already_settled", 409),

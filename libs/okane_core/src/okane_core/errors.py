@@ -141,6 +141,10 @@ class UserNotFound(NotFound):
     code = "user_not_found"
 
 
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+
+
 # --- conflict -----------------------------------------------------------------------------------
 
 

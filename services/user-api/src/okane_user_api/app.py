@@ -21,6 +21,7 @@ from okane_core.db.engine import create_engine, observe_engine
 from okane_core.settings import Settings, load_settings
 from okane_user_api.admin.endpoints import router as admin_router
 from okane_user_api.auth.endpoints import router as auth_router
+from okane_user_api.auth.endpoints import sessions_router
 from okane_user_api.auth.oidc import create_oauth
 from okane_user_api.auth.passwords import PasswordHasher
 from okane_user_api.auth.revocation import Revocations
@@ -102,6 +103,7 @@ def create_app(
     observe(app, "user-api", span_processor=span_processor)
     app.include_router(health_router)
     app.include_router(auth_router)
+    app.include_router(sessions_router)
     app.include_router(wallet_router)
     app.include_router(admin_router)
     app.include_router(events_router)

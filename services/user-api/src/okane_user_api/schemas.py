@@ -101,6 +101,19 @@ class UserOut(BaseModel):
         return cls(id=user.id, name=user.name, phone=user.phone, email=user.email)
 
 
+class SessionOut(BaseModel):
+    id: uuid.UUID
+    method: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    current: bool
+
+
+class SessionList(BaseModel):
+    data: list[SessionOut]
+
+
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.db.uow import UnitOfWork
-from okane_core.errors import AuthenticationFailed
+from okane_core.errors import AuthenticationFailed, SessionNotFound
 from okane_core.users import auth_sessions
 from okane_core.users.auth_sessions import ActiveSession
 
@@ -78,3 +78,14 @@ async def is_active(uow: UnitOfWork, session_id: uuid.UUID) -> bool:
 
 async def active_session(uow: UnitOfWork, credential_hash: bytes) -> ActiveSession | None:
     return await uow.read(lambda s: auth_sessions.active_session(s, credential_hash))
+
+
+async def live_sessions(uow: UnitOfWork, user_id: uuid.UUID) -> list[auth_sessions.SessionInfo]:
+    return await uow.read(lambda s: auth_sessions.live_sessions(s, user_id))
+
+
+async def end_own_session(uow: UnitOfWork, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    """End one of the user's signed-in devices; another user's session is as missing as one
+    that never existed."""
+    if not await uow.write(lambda s: auth_sessions.revoke_own(s, user_id, session_id)):
+        raise SessionNotFound("no signed-in session has this id", field="session_id")

@@ -130,3 +130,37 @@ async def active_session(session: AsyncSession, credential_hash: bytes) -> Activ
         )
     ).one_or_none()
     return None if row is None else ActiveSession(*row)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    id: uuid.UUID
+    method: str
+    created_at: datetime
+    refreshed_at: datetime
+    expires_at: datetime
+
+
+async def live_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[SessionInfo]:
+    """The user's signed-in devices (sessions not revoked and not expired), newest first."""
+    rows = await session.execute(
+        text(
+            "SELECT id, method, created_at, refreshed_at, expires_at FROM auth_sessions "
+            "WHERE user_id = :user_id AND revoked_at IS NULL AND expires_at > now() "
+            "ORDER BY refreshed_at DESC LIMIT 100"
+        ),
+        {"user_id": user_id},
+    )
+    return [SessionInfo(*row) for row in rows]
+
+
+async def revoke_own(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+    """End one of the user's own live sessions; False if there is none with this id."""
+    result = await session.execute(
+        text(
+            "UPDATE auth_sessions SET revoked_at = now() WHERE id = :id AND user_id = :user_id "
+            "AND revoked_at IS NULL AND expires_at > now()"
+        ),
+        {"id": session_id, "user_id": user_id},
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import RedirectResponse
 
+from okane_core.app import logins
 from okane_user_api.auth import oidc, service
 from okane_user_api.auth.service import IssuedTokens
 from okane_user_api.deps import CurrentUser, Revocation, State, client_address
-from okane_user_api.schemas import LoginRequest, RefreshRequest, SignupRequest, TokenPair, UserOut
+from okane_user_api.schemas import (
+    LoginRequest,
+    RefreshRequest,
+    SessionList,
+    SessionOut,
+    SignupRequest,
+    TokenPair,
+    UserOut,
+)
 from okane_web.problems import problem_responses
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
+sessions_router = APIRouter(prefix="/v1/sessions", tags=["auth"])
 
 
 def _pair(tokens: IssuedTokens) -> TokenPair:
@@ -54,6 +66,40 @@ async def refresh(body: RefreshRequest, state: State, revocations: Revocation) -
 async def logout(principal: CurrentUser, state: State, revocations: Revocation) -> Response:
     """End this session: its access and refresh tokens stop working."""
     await service.logout(state, revocations, principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@sessions_router.get("", responses=problem_responses(401))
+async def sessions(principal: CurrentUser, state: State) -> SessionList:
+    """This user's signed-in devices (API and web sessions), most recently used first."""
+    found = await logins.live_sessions(state.okane.uow, principal.user_id)
+    return SessionList(
+        data=[
+            SessionOut(
+                id=s.id,
+                method=s.method,
+                created_at=s.created_at,
+                last_used_at=s.refreshed_at,
+                expires_at=s.expires_at,
+                current=s.id == principal.session_id,
+            )
+            for s in found
+        ]
+    )
+
+
+@sessions_router.delete(
+    "/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 404, 422),
+)
+async def end_session(
+    session_id: uuid.UUID, principal: CurrentUser, state: State, revocations: Revocation
+) -> Response:
+    """Sign out one device: its tokens, cookies and open streams stop working everywhere
+    before this answers."""
+    await logins.end_own_session(state.okane.uow, principal.user_id, session_id)
+    await revocations.publish(principal.user_id, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
