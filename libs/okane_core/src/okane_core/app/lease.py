@@ -26,7 +26,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from okane_core.cache import keys, outbox
@@ -40,6 +40,21 @@ log = logging.getLogger(__name__)
 # Revocations are read again for this long before the last renewal, so a revocation whose
 # transaction began earlier (its revoked_at is its start) but committed later is not missed.
 REVOCATION_MARGIN = 120.0
+
+
+def _entries(rows: Iterable[outbox.Pending]) -> list[tuple[str, int]]:
+    """The cache entries the pending rows make stale, each with its pending version."""
+    return [e for row in rows for e in keys.entries(row.user_id, row.kind, row.version)]
+
+
+async def epoch_for_fills(
+    sessions: SessionFactory, store: VersionedStore, *, pending_limit: int = 1000
+) -> bytes | None:
+    """The epoch a process without a lease (a warm run) fills under, started if Redis has
+    none, after every pending invalidation, as a lease renewal would."""
+    async with sessions() as session:
+        found = await outbox.pending(session, limit=pending_limit + 1)
+    return await store.renew_epoch(None if len(found) > pending_limit else _entries(found))
 
 
 async def outbox_pending(
@@ -110,8 +125,7 @@ class TrustLease:
         pending = await outbox_pending(self.sessions, account_ids, written_at)
         if not pending:
             return
-        entries = [e for row in pending for e in keys.entries(row.user_id, row.kind, row.version)]
-        if self.store is not None and await self.store.holds(entries):
+        if self.store is not None and await self.store.holds(_entries(pending)):
             return
         metrics.CACHE_DELAYED_ANSWERS.inc()
         await asyncio.sleep(self.seconds)
@@ -137,11 +151,7 @@ class TrustLease:
         self._until = sent + self.seconds
         metrics.CACHE_OUTBOX_PENDING.set(len(found))
         if self.store is not None:
-            await self.store.renew_epoch(
-                None
-                if overflow
-                else [e for row in found for e in keys.entries(row.user_id, row.kind, row.version)]
-            )
+            await self.store.renew_epoch(None if overflow else _entries(found))
         if found:
             await self.drain()
 
@@ -159,13 +169,10 @@ class TrustLease:
     async def _drain_one(self) -> int:
         async with self.sessions() as session:
             rows = await outbox.claim(session, limit=self.drain_limit)
-            if rows and self.store is not None:
-                entries = [
-                    e for row in rows for e in keys.entries(row.user_id, row.kind, row.version)
-                ]
-                if not await self.store.invalidate(entries):
-                    await session.rollback()  # the rows stay for the next drain
-                    return 0
+            confirmed = self.store is None or await self.store.invalidate(_entries(rows))
+            if not confirmed:
+                await session.rollback()  # the rows stay for the next drain
+                return 0
             await session.commit()
         return len(rows)
 

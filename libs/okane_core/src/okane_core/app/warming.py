@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from okane_core.app import codec
-from okane_core.app.lease import TrustLease
+from okane_core.app.lease import epoch_for_fills
 from okane_core.app.reads import CONTACTS_PAGE, HISTORY_PAGE
 from okane_core.cache import keys
 from okane_core.cache.client import BATCH_COMMAND_TIMEOUT, create_redis
@@ -103,10 +103,7 @@ async def _warm_batch(
     targets: Sequence[str],
     summary: WarmSummary,
 ) -> None:
-    # The epoch the batch reads under (started here if Redis has none: after rewriting every
-    # pending invalidation, as a service's lease renewal would).
-    await TrustLease(uow.sessions, store, seconds=1, session_window=0).renew()
-    epoch = store.epoch
+    epoch = await epoch_for_fills(uow.sessions, store)  # the epoch the batch reads under
     async with uow.sessions() as s, s.begin():
         # One snapshot for the batch; versions are read before the content they label.
         wallets = {w.user_id: w for w in await accounts.wallets_of_users(s, user_ids)}

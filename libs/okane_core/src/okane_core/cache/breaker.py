@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from redis.exceptions import RedisError
+
+T = TypeVar("T")
+
+
+class BreakerOpen(RedisError):
+    """Redis was not called: the circuit breaker is open."""
 
 
 class BreakerState(enum.IntEnum):
@@ -67,6 +76,19 @@ class CircuitBreaker:
         if self._state is BreakerState.HALF_OPEN or self._failures >= self.threshold:
             self._opened_at = self._clock()
             self._set(BreakerState.OPEN)
+
+    async def call(self, call: Callable[[], Awaitable[T]]) -> T:
+        """One Redis call through the breaker: while it is open, fail at once (BreakerOpen,
+        a RedisError, so callers fall back as for any Redis failure)."""
+        if not self.allow():
+            raise BreakerOpen("Redis is skipped while the breaker is open")
+        try:
+            result = await call()
+        except RedisError:
+            self.failed()
+            raise
+        self.succeeded()
+        return result
 
     def _set(self, state: BreakerState) -> None:
         if state is not self._state:

@@ -11,9 +11,9 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -24,7 +24,6 @@ from okane_core.cache.breaker import CircuitBreaker
 from okane_core.db.changes import Changes
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 STREAM_LENGTH = 200
 STREAM_TTL_SECONDS = 24 * 60 * 60
@@ -83,10 +82,6 @@ class EventPublisher:
         return build
 
 
-class BreakerOpen(RedisError):
-    """Redis was not called: the circuit breaker is open."""
-
-
 class EventHub:
     """Per process: one pub/sub subscription, fanned out to the local listeners of each user."""
 
@@ -143,23 +138,12 @@ class EventHub:
             if not self._listeners[str(user_id)]:
                 del self._listeners[str(user_id)]
 
-    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
-        """One stream read through the process's breaker: while it is open, fail at once
-        (streams then watch the wallet's version in PostgreSQL)."""
-        if not self.breaker.allow():
-            raise BreakerOpen("Redis is skipped while the breaker is open")
-        try:
-            result = await call()
-        except RedisError:
-            self.breaker.failed()
-            raise
-        self.breaker.succeeded()
-        return result
-
     async def read_after(self, user_id: uuid.UUID, last_id: str) -> list[Event]:
         """Events of the user's stream after ``last_id`` (exclusive)."""
         stream = keys.events_stream(user_id)
-        entries = await self._call(lambda: self.redis.xrange(stream, min=f"({last_id}", count=100))
+        entries = await self.breaker.call(
+            lambda: self.redis.xrange(stream, min=f"({last_id}", count=100)
+        )
         return [
             Event(_text(entry_id), json.loads(fields[b"data"]))
             for entry_id, fields in entries or []
@@ -168,13 +152,15 @@ class EventHub:
 
     async def last_id(self, user_id: uuid.UUID) -> str:
         stream = keys.events_stream(user_id)
-        entries = await self._call(lambda: self.redis.xrevrange(stream, count=1))
+        entries = await self.breaker.call(lambda: self.redis.xrevrange(stream, count=1))
         return _text(entries[0][0]) if entries and entries[0][0] is not None else "0-0"
 
     async def has(self, user_id: uuid.UUID, event_id: str) -> bool:
         """Whether ``event_id`` is still in the user's stream (not trimmed away)."""
         stream = keys.events_stream(user_id)
-        entries = await self._call(lambda: self.redis.xrange(stream, min=event_id, max=event_id))
+        entries = await self.breaker.call(
+            lambda: self.redis.xrange(stream, min=event_id, max=event_id)
+        )
         return bool(entries)
 
 

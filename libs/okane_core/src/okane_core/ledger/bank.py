@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from okane_core.errors import InvalidRequest, OkaneError, SettlementExpired
+from okane_core.errors import InvalidRequest, OkaneError
 from okane_core.ledger.domain import Kind
 from okane_core.ledger.repository import webhooks
 from okane_core.ledger.settlement import settle
@@ -25,13 +25,13 @@ EVENT_TYPES: dict[str, tuple[Kind, bool]] = {
 }
 
 APPLIED = "applied"
-# Stored by releases that expired late answers; still replayed with its status.
-EXPIRED = SettlementExpired.code
 
 
 @dataclass(frozen=True, slots=True)
 class BankEventResult:
-    outcome: str  # ``applied``, ``settlement_expired`` or the code of the error that refused it
+    # ``applied`` or the code of the error that refused it (``settlement_expired`` too, as
+    # stored by releases that expired late answers: still replayed with its status)
+    outcome: str
     response: dict[str, Any]
     replayed: bool
 

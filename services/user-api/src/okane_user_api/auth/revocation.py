@@ -51,20 +51,18 @@ class Revocations:
         """Called after the revocation committed: wait until every replica's lease has seen
         it. Replicas of the previous release check Redis, so it is written there too while a
         rolling upgrade runs both (best effort, through the breaker; drop one release later)."""
-        if self._breaker.allow():
-            try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for key in (
-                        keys.revoked_session(user_id, session_id),
-                        keys.previous_revoked_session(user_id, session_id),
-                    ):
-                        pipe.set(key, b"1", ex=self._ttl + 60)
-                    await pipe.execute()
-            except RedisError as error:
-                self._breaker.failed()
-                log.warning(
-                    "could not tell previous-release replicas of revoked session: %s", error
-                )
-            else:
-                self._breaker.succeeded()
+
+        async def write() -> list[object]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in (
+                    keys.revoked_session(user_id, session_id),
+                    keys.previous_revoked_session(user_id, session_id),
+                ):
+                    pipe.set(key, b"1", ex=self._ttl + 60)
+                return list(await pipe.execute())
+
+        try:
+            await self._breaker.call(write)
+        except RedisError as error:
+            log.warning("revoked session not written for previous-release replicas: %s", error)
         await asyncio.sleep(self._lease.seconds)
