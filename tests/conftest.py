@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from okane_core.db.engine import SessionFactory, create_engine, create_session_factory
 from okane_core.db.migrate import upgrade
 from okane_core.ledger.book import Ledger
-from okane_core.localstack import Endpoints, LocalStack, free_port
+from okane_core.localstack import Endpoints, LocalRedis, LocalStack, free_port
 from okane_core.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +68,17 @@ def endpoints() -> Iterator[Endpoints]:
         _RUNNING.append(stack)
         yield stack.endpoints
         _RUNNING.remove(stack)
+
+
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
+    """A Redis of the module's own, for tests that stop, pause or restart it."""
+    server = LocalRedis(tmp_path_factory.mktemp("redis") / "data", free_port())
+    server.start()
+    yield server
+    if server.running:
+        os.kill(server.pid, signal.SIGCONT)  # a test that failed while it was paused
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,6 +136,31 @@ def stop_stack(stack: Stack) -> None:
         text = log.read_text(errors="replace")
         # A 500 is a bug: the services log every unhandled error.
         assert "unhandled error" not in text, text[-5000:]
+
+
+@contextmanager
+def two_stacks(
+    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory, **overrides: str
+) -> Iterator[tuple[Stack, Stack]]:
+    """Two replicas of one deployment (shared secrets, database and Redis), stopped after."""
+    first = start_stack(database_url, redis_url, tmp_path_factory.mktemp("r1"), **overrides)
+    try:
+        second = start_stack(
+            database_url,
+            redis_url,
+            tmp_path_factory.mktemp("r2"),
+            jwt_secret=first.jwt_secret,
+            webhook_secret=first.webhook_secret,
+            **overrides,
+        )
+    except BaseException:
+        stop_stack(first)
+        raise
+    try:
+        yield first, second
+    finally:
+        stop_stack(second)
+        stop_stack(first)
 
 
 @pytest.fixture(scope="module")

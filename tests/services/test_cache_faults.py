@@ -25,9 +25,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from okane_core.localstack import LocalRedis, free_port
+from okane_core.localstack import LocalRedis
 from tests.services.client import Api, User
-from tests.services.conftest import Stack, start_stack, stop_stack
+from tests.services.conftest import Stack, two_stacks
 
 REPORT = Path(__file__).resolve().parents[2] / ".okane" / "test-reports" / "cache-faults.json"
 CLIENTS = 6
@@ -38,16 +38,6 @@ LEASE_MS = 400
 
 
 @pytest.fixture(scope="module")
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
-    server = LocalRedis(tmp_path_factory.mktemp("redis") / "data", free_port())
-    server.start()
-    yield server
-    if server.running:
-        os.kill(server.pid, signal.SIGCONT)
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def replicas(
     module_database_url: str, own_redis: LocalRedis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Stack, Stack]]:
@@ -55,20 +45,8 @@ def replicas(
         "OKANE_CACHE_LEASE_MS": str(LEASE_MS),
         "OKANE_CACHE_PENDING_LIMIT": str(PENDING_LIMIT),
     }
-    first = start_stack(
-        module_database_url, own_redis.url, tmp_path_factory.mktemp("a"), **settings
-    )
-    second = start_stack(
-        module_database_url,
-        own_redis.url,
-        tmp_path_factory.mktemp("b"),
-        jwt_secret=first.jwt_secret,
-        webhook_secret=first.webhook_secret,
-        **settings,
-    )
-    yield first, second
-    stop_stack(second)
-    stop_stack(first)
+    with two_stacks(module_database_url, own_redis.url, tmp_path_factory, **settings) as pair:
+        yield pair
 
 
 @dataclass

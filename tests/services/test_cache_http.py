@@ -17,21 +17,13 @@ import pytest
 from redis.asyncio import Redis
 
 from okane_core.cache import keys
-from okane_core.localstack import Endpoints, LocalRedis, free_port
+from okane_core.localstack import Endpoints, LocalRedis
 from tests.services.client import User
-from tests.services.conftest import Stack, start_stack, stop_stack
+from tests.services.conftest import Stack, start_stack, stop_stack, two_stacks
 
 REPORT = Path(__file__).resolve().parents[2] / ".okane" / "test-reports" / "redis-outage.json"
 PHASE_SECONDS = 5.0
 CLIENTS = 8
-
-
-@pytest.fixture(scope="module")
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
-    server = LocalRedis(tmp_path_factory.mktemp("redis") / "data", free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -127,17 +119,8 @@ async def test_a_redis_outage_fails_no_request_and_caching_resumes(
 def two_replicas(
     module_database_url: str, endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Stack, Stack]]:
-    first = start_stack(module_database_url, endpoints.redis_url, tmp_path_factory.mktemp("r1"))
-    second = start_stack(
-        module_database_url,
-        endpoints.redis_url,
-        tmp_path_factory.mktemp("r2"),
-        jwt_secret=first.jwt_secret,
-        webhook_secret=first.webhook_secret,
-    )
-    yield first, second
-    stop_stack(second)
-    stop_stack(first)
+    with two_stacks(module_database_url, endpoints.redis_url, tmp_path_factory) as pair:
+        yield pair
 
 
 async def read_events(

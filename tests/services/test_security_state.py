@@ -18,20 +18,12 @@ from okane_core.cache.client import create_redis
 from okane_core.db.engine import SessionFactory
 from okane_core.db.uow import UnitOfWork
 from okane_core.ledger.book import Ledger
-from okane_core.localstack import Endpoints, LocalRedis, free_port
+from okane_core.localstack import Endpoints, LocalRedis
 from okane_user_api.auth.revocation import Revocations
 from tests.factories import make_user
 from tests.services.conftest import Stack, start_stack, stop_stack
 
 ATTEMPTS = 3
-
-
-@pytest.fixture(scope="module")
-def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
-    server = LocalRedis(tmp_path_factory.mktemp("redis") / "data", free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -12,16 +12,13 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from okane_core.app.context import build_okane
 from okane_core.cache.breaker import BreakerState
 from okane_core.cache.client import create_redis
 from okane_core.cache.events import EventHub
-from okane_core.db.engine import create_engine
 from okane_core.ledger import transfers
 from okane_core.ledger.book import Ledger
 from okane_core.localstack import LocalRedis, free_port
@@ -92,31 +89,13 @@ class CountingProxy:
                 await writer.drain()
 
 
-@pytest.fixture
-def stopped_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedis]:
-    server = LocalRedis(tmp_path_factory.mktemp("hung") / "data", free_port())
-    server.start()
-    yield server
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(server.pid, signal.SIGCONT)
-    server.stop()
-
-
-@pytest.fixture
-async def engine_for(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    assert settings.database_url is not None
-    engine = create_engine(settings, settings.database_url, application_name="okane-hung")
-    yield engine
-    await engine.dispose()
-
-
 async def test_a_hung_redis_gets_at_most_one_call_per_breaker_window(
-    settings: Settings, engine_for: AsyncEngine, ledger: Ledger, stopped_redis: LocalRedis
+    settings: Settings, engine: AsyncEngine, ledger: Ledger, own_redis: LocalRedis
 ) -> None:
-    proxy = CountingProxy(stopped_redis.port)
+    proxy = CountingProxy(own_redis.port)
     await proxy.start()
     redis = create_redis(f"redis://127.0.0.1:{proxy.port}/0")
-    okane = build_okane(settings, engine_for, redis)
+    okane = build_okane(settings, engine, redis)
     await okane.start()
     store = okane.cache.store
     hub = EventHub(redis, store.breaker)
@@ -147,7 +126,7 @@ async def test_a_hung_redis_gets_at_most_one_call_per_breaker_window(
                 with contextlib.suppress(Exception):
                     await hub.read_after(me, "0-0")
 
-        os.kill(stopped_redis.pid, signal.SIGSTOP)
+        os.kill(own_redis.pid, signal.SIGSTOP)
         before = proxy.calls
         # Until the breaker opens: each worker's calls time out once or so.
         await asyncio.gather(*(work(p.id, time.monotonic() + 1.0) for p in people[:WORKERS]))
@@ -164,7 +143,7 @@ async def test_a_hung_redis_gets_at_most_one_call_per_breaker_window(
         assert after_open <= windows + 1, (after_open, windows)  # one probe per window
         assert moved >= WORKERS * WINDOWS, "the work itself must go on"
     finally:
-        os.kill(stopped_redis.pid, signal.SIGCONT)
+        os.kill(own_redis.pid, signal.SIGCONT)
         await okane.close()
         await redis.aclose()
         await proxy.stop()
