@@ -162,7 +162,14 @@ def two_workers(
         yield url, metrics_dir
     finally:
         process.terminate()
-        process.wait(30)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            tail = log.read_text(errors="replace").splitlines()[-40:]
+            pytest.fail(
+                "the server did not shut down within 30 s; its log ends:\n" + "\n".join(tail)
+            )
 
 
 def test_several_workers_report_one_aggregated_count(two_workers: tuple[str, Path]) -> None:

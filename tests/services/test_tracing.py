@@ -11,13 +11,9 @@ import io
 import json
 import logging
 import secrets
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -25,32 +21,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from okane_bank_webhook.app import create_app as create_webhook
-from okane_core.localstack import Endpoints, free_port
+from okane_core.localstack import Endpoints
 from okane_core.observability.logs import JsonFormatter
 from okane_core.settings import load_settings
 from okane_user_api.app import create_app as create_user_api
+from tests.served import Served
 from tests.services.client import Api
-
-
-class Served:
-    def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Served:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import gc
 
 import httpx
+import psycopg
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from sqlalchemy.exc import OperationalError
 
 import okane_core.ledger.domain  # noqa: F401  (defines errors of its own)
 from okane_core import errors
+from okane_core.localstack import free_port
 from okane_web.problems import (
     STATUS_BY_CATEGORY,
     TYPE_BASE,
@@ -17,6 +20,7 @@ from okane_web.problems import (
     status_for,
     status_of,
 )
+from tests.served import Served
 
 # Written out by hand: what each error answered when statuses were still picked per class
 # (first match in an ordered list of classes, 400 when none matched). Change an entry only on
@@ -128,3 +132,35 @@ async def test_the_api_answers_each_error_as_a_problem(kind: type[errors.OkaneEr
     assert response.headers.get("Retry-After") == expected
     bearer = issubclass(kind, errors.AuthenticationFailed) and kind is not errors.WebhookRejected
     assert response.headers.get("WWW-Authenticate") == ('Bearer realm="okane"' if bearer else None)
+
+
+async def test_a_dropped_database_connection_answers_503_and_keeps_the_http_connection() -> None:
+    """A psycopg failure that escapes as far as the app (a session that could not roll back on
+    a connection the server dropped) is a 503 with Retry-After, answered from the handler that
+    does not re-raise: the server keeps the client's connection, so the answer is never lost."""
+    port = free_port()  # nothing listens there: a real connection failure, no SQLSTATE
+    with pytest.raises(psycopg.OperationalError) as failure:
+        await psycopg.AsyncConnection.connect(f"host=127.0.0.1 port={port} connect_timeout=2")
+    dropped = failure.value
+    app = FastAPI()
+    install_problem_handlers(app)
+    peers: list[object] = []
+
+    @app.get("/through-sqlalchemy")
+    async def through_sqlalchemy(request: Request) -> None:
+        peers.append(request.scope["client"])
+        raise OperationalError("ROLLBACK", None, dropped)
+
+    @app.get("/from-psycopg")
+    async def from_psycopg(request: Request) -> None:
+        peers.append(request.scope["client"])
+        raise dropped
+
+    with Served(app) as served:
+        async with httpx.AsyncClient(base_url=served.url) as client:
+            answers = [await client.get(path) for path in ["/through-sqlalchemy", "/from-psycopg"]]
+    for answer in answers:
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == "1"
+        assert answer.json()["code"] == "database_unavailable"
+    assert len(peers) == 2 and peers[0] == peers[1], "the server closed the client's connection"

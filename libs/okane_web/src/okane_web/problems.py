@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from okane_core import errors
-from okane_core.db.errors import translate_db_error
+from okane_core.db.errors import DATABASE_ERRORS, translate_db_error
 
 log = logging.getLogger(__name__)
 
@@ -195,15 +195,32 @@ def install_problem_handlers(app: FastAPI) -> None:
             return problem(422, "validation_error", "body: not valid JSON", field="body")
         return problem(error.status_code, code, str(error.detail), headers=headers)
 
+    async def database_error(request: Request, error: Exception) -> JSONResponse:
+        translated = translate_db_error(error)
+        if translated is None:
+            return unexpected_problem(request, error)
+        # A database failure met outside a unit of work (a read, a dependency, a session that
+        # could not roll back on a dropped connection): transient.
+        log.warning("%s %s: %s", request.method, request.url.path, translated.message)
+        return await okane_error(request, translated)
+
+    # Registered per class, not under Exception: Starlette answers handlers of Exception from
+    # its outermost middleware and then re-raises, and the server closes the connection, so a
+    # client could lose the 503 it was sent.
+    for database_error_class in DATABASE_ERRORS:
+        app.add_exception_handler(database_error_class, database_error)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         translated = translate_db_error(error)
         if translated is not None:
-            # A database failure met outside a unit of work (a read, a dependency): transient.
-            log.warning("%s %s: %s", request.method, request.url.path, translated.message)
-            return await okane_error(request, translated)
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-        return problem(500, "internal_error", "an unexpected error occurred; it has been logged")
+            return await database_error(request, error)
+        return unexpected_problem(request, error)
+
+
+def unexpected_problem(request: Request, error: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return problem(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
 def _allowed_methods(app: FastAPI, request: Request) -> list[str]:

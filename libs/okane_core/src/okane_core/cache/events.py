@@ -94,11 +94,16 @@ class EventHub:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="event-hub")
 
+    STOP_SECONDS = 2.0
+
     async def stop(self) -> None:
+        """End the subscription; bounded, so a subscription stuck closing its connection
+        never holds up the process's shutdown (the client's pool is closed after it)."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            done, _ = await asyncio.wait({self._task}, timeout=self.STOP_SECONDS)
+            if not done:
+                log.warning("event subscription did not end within %.1f s", self.STOP_SECONDS)
 
     async def _run(self) -> None:
         while True:

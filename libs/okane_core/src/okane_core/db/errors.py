@@ -21,6 +21,9 @@ UNIQUE_VIOLATION = "23505"
 
 RETRYABLE = frozenset({SERIALIZATION_FAILURE, DEADLOCK_DETECTED})
 
+# What a database failure can arrive as, through SQLAlchemy or from psycopg directly.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (DBAPIError, psycopg.Error)
+
 
 def sqlstate(error: BaseException) -> str | None:
     """The SQLSTATE of a database error, if it carries one."""
