@@ -47,6 +47,8 @@ async def test_every_endpoint_requires_a_token_and_scopes_objects_to_their_owner
             "/v1/auth/logout": {},
             "/v1/me": {"name": "Hacked"},
             "/v1/admin/transactions/{transaction_id}/reversal": {},
+            "/v1/admin/requests/{request_id}/approval": {},
+            "/v1/admin/requests/{request_id}/rejection": {},
             "/v1/admin/cache/warm": {},
         }
         matrix: dict[str, dict[str, int]] = {}
@@ -55,8 +57,10 @@ async def test_every_endpoint_requires_a_token_and_scopes_objects_to_their_owner
                 verb = method.upper()
                 if (verb, path) in PUBLIC:
                     continue
-                url = path.replace("{transaction_id}", paid["id"]).replace(
-                    "{session_id}", str(uuid.uuid4())
+                url = (
+                    path.replace("{transaction_id}", paid["id"])
+                    .replace("{session_id}", str(uuid.uuid4()))
+                    .replace("{request_id}", str(uuid.uuid4()))
                 )
                 kwargs: dict[str, Any] = {"json": bodies[path]} if verb in {"POST", "PATCH"} else {}
                 headers = {"Idempotency-Key": uuid.uuid4().hex}
@@ -100,9 +104,18 @@ async def test_every_endpoint_requires_a_token_and_scopes_objects_to_their_owner
         )
         assert reversal.status_code == 403
         matrix["POST /v1/admin/transactions/{transaction_id}/reversal"]["non_admin"] = 403
-        warm = await api.http.post("/v1/admin/cache/warm", json={}, headers=intruder.auth)
-        assert warm.status_code == 403
-        matrix["POST /v1/admin/cache/warm"]["non_admin"] = 403
+        for verb, path in [
+            ("POST", "/v1/admin/requests/{request_id}/approval"),
+            ("POST", "/v1/admin/requests/{request_id}/rejection"),
+            ("GET", "/v1/admin/requests"),
+            ("GET", "/v1/admin/audit"),
+            ("POST", "/v1/admin/cache/warm"),
+        ]:
+            url = path.replace("{request_id}", str(uuid.uuid4()))
+            kwargs = {"json": {}} if verb == "POST" else {}
+            answer = await api.http.request(verb, url, headers=intruder.auth, **kwargs)
+            assert answer.status_code == 403, (verb, path, answer.text)
+            matrix[f"{verb} {path}"]["non_admin"] = 403
         assert await api.wallet(owner) == (10_000 - 300, 0)
         REPORT.parent.mkdir(parents=True, exist_ok=True)
         cases = sum(len(v) for v in matrix.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from okane_core.app import expiry, settlements
+from okane_core.app import admin, expiry, settlements
 from okane_core.app.context import Okane, build_okane
 from okane_core.app.reconciliation import check_ledger
 from okane_core.app.warming import TARGETS, parse_duration, warm_now
@@ -28,6 +29,7 @@ from okane_core.banksim import BankSimulator
 from okane_core.cache.client import create_redis
 from okane_core.db.engine import create_engine
 from okane_core.db.migrate import upgrade
+from okane_core.errors import OkaneError
 from okane_core.ledger.repository.transactions import BankPayment
 from okane_core.localsecrets import local_secrets
 from okane_core.localstack import Endpoints, local_endpoints
@@ -44,6 +46,10 @@ bank_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bank_app, name="bank")
+admin_app = typer.Typer(
+    help="The admin role: granted and revoked here, never claimed.", no_args_is_help=True
+)
+app.add_typer(admin_app, name="admin")
 
 log = logging.getLogger("okane")
 
@@ -299,6 +305,52 @@ def bank_decline(
 ) -> None:
     """Refuse a pending top-up or withdrawal (sends a signed callback)."""
     _settle(reference, approve=False, amount=amount)
+
+
+def _set_role(user: str, *, grant: bool) -> None:
+    settings = load_settings()
+    try:
+        operator = getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        operator = f"uid {os.getuid()}"
+    actor = f"cli:{operator}"
+
+    async def change(okane: Okane, _: Endpoints) -> dict[str, Any]:
+        changed = await admin.set_role(okane, user, admin=grant, actor=actor)
+        return {"user": str(changed.id), "name": changed.name, "admin": changed.is_admin}
+
+    try:
+        typer.echo(json.dumps(_with_okane(settings, "admin", change)))
+    except OkaneError as error:
+        typer.echo(f"{error.code}: {error.message}", err=True)
+        raise typer.Exit(2) from error
+
+
+@admin_app.command("grant")
+def admin_grant(user: Annotated[str, typer.Argument(help="user id, phone or email")]) -> None:
+    """Give USER the admin role (recorded in the audit log)."""
+    _set_role(user, grant=True)
+
+
+@admin_app.command("revoke")
+def admin_revoke(user: Annotated[str, typer.Argument(help="user id, phone or email")]) -> None:
+    """Take the admin role from USER; their next admin request is refused."""
+    _set_role(user, grant=False)
+
+
+@admin_app.command("list")
+def admin_list() -> None:
+    """Who holds the admin role."""
+    settings = load_settings()
+
+    async def listed(okane: Okane, _: Endpoints) -> list[dict[str, Any]]:
+        return [
+            {"user": str(u.id), "name": u.name, "phone": u.phone, "email": u.email}
+            for u in await admin.admins(okane)
+        ]
+
+    for row in _with_okane(settings, "admin", listed):
+        typer.echo(json.dumps(row))
 
 
 def _serve(

@@ -121,6 +121,18 @@ class PermissionDenied(OkaneError):
     category = Category.FORBIDDEN
 
 
+class SecondAdminRequired(PermissionDenied):
+    """Maker-checker: the admin who asked for a manual money movement cannot approve it."""
+
+    code = "second_admin_required"
+
+
+class OwnTransaction(PermissionDenied):
+    """An admin acting on a transaction of their own wallet."""
+
+    code = "own_transaction"
+
+
 # --- not found ----------------------------------------------------------------------------------
 
 
@@ -143,6 +155,10 @@ class UserNotFound(NotFound):
 
 class SessionNotFound(NotFound):
     code = "session_not_found"
+
+
+class AdminRequestNotFound(NotFound):
+    code = "admin_request_not_found"
 
 
 # --- conflict -----------------------------------------------------------------------------------
@@ -171,6 +187,12 @@ class SettlementExpired(Conflict):
 
 class NotReversible(Conflict):
     code = "not_reversible"
+
+
+class AlreadyDecided(Conflict):
+    """An admin request that was already approved or rejected."""
+
+    code = "already_decided"
 
 
 class DuplicateUser(Conflict):

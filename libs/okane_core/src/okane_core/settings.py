@@ -146,9 +146,6 @@ class Settings(BaseSettings):
     session_secret: SecretStr | None = Field(
         default=None, description="signs the short-lived cookie that carries OIDC state"
     )
-    admin_emails: str = Field(
-        default="", description="comma-separated emails that get the admin role at sign-up"
-    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from okane_core.app import admin
 from okane_core.errors import AuthenticationFailed, PermissionDenied
 from okane_user_api.auth.revocation import Revocations
 from okane_user_api.auth.tokens import Principal
@@ -50,8 +51,12 @@ async def token_principal(
     return state.tokens.verify(credentials.credentials)
 
 
-async def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-    if not principal.is_admin:
+async def admin_principal(
+    principal: Annotated[Principal, Depends(current_principal)], state: State
+) -> Principal:
+    """The role as PostgreSQL has it now, not as the token says: a revoked admin's token stops
+    working at once."""
+    if not await admin.is_admin(state.okane, principal.user_id):
         raise PermissionDenied("this needs the admin role")
     return principal
 

@@ -22,7 +22,6 @@ async def sign_up(
     phone: str,
     email: str | None,
     password_hash: str,
-    is_admin: bool,
 ) -> UserRecord:
     return await okane.uow.write(
         lambda s: register_user(
@@ -32,14 +31,11 @@ async def sign_up(
             phone=phone,
             email=email,
             password_hash=password_hash,
-            is_admin=is_admin,
         )
     )
 
 
-async def google_user(
-    okane: Okane, *, subject: str, email: str | None, name: str, is_admin: bool
-) -> UserRecord:
+async def google_user(okane: Okane, *, subject: str, email: str | None, name: str) -> UserRecord:
     """The user of a verified Google identity: found by subject, linked by a verified email,
     or created with a wallet on first sign-in."""
 
@@ -62,7 +58,6 @@ async def google_user(
             phone=None,
             email=email,
             google_subject=subject,
-            is_admin=is_admin,
         )
 
     return await okane.uow.write(find_or_create)

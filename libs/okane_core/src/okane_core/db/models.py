@@ -291,3 +291,47 @@ class BankSimulatorDecision(Base):
     reference: Mapped[str] = mapped_column(Text, primary_key=True)
     outcome: Mapped[str] = mapped_column(Text)
     decided_at: Mapped[datetime] = _now()
+
+
+class AdminRequest(Base):
+    """A manual money movement one admin asked for and a second admin decides (migration
+    0008): the reversal happens only on approval, by someone other than the requester."""
+
+    __tablename__ = "admin_requests"
+    __table_args__ = (
+        CheckConstraint("action IN ('reversal')", name="action"),
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+        CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="second_admin"),
+        CheckConstraint("(status = 'pending') = (decided_at IS NULL)", name="decided"),
+        Index(
+            "uq_admin_requests_pending",
+            "action",
+            "transaction_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(Text)
+    transaction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("transactions.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
+    status: Mapped[str] = mapped_column(Text, server_default=text("'pending'"))
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    result_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("transactions.id"))
+
+
+class AuditEntry(Base):
+    """One admin act, append-only (a trigger refuses UPDATE, DELETE and TRUNCATE)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Identity(always=True), primary_key=True)
+    at: Mapped[datetime] = _now()
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))

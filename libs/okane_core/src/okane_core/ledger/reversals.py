@@ -20,6 +20,15 @@ from okane_core.ledger.repository import accounts, transactions
 from okane_core.ledger.views import TransactionView
 
 
+def check_reversible(original: TransactionView) -> None:
+    """Only a successful top-up or transfer. Money paid out to a bank has left OKANE: only the
+    bank's return brings it back, never a ledger entry (it would credit the wallet twice)."""
+    if original.kind == Kind.WITHDRAWAL:
+        raise NotReversible("a paid-out withdrawal is undone only by the bank's return")
+    if original.kind == Kind.REVERSAL or original.status != Status.SUCCESS:
+        raise NotReversible("only a successful top-up or transfer can be reversed")
+
+
 async def reverse(
     session: AsyncSession,
     *,
@@ -31,8 +40,7 @@ async def reverse(
     original = await transactions.lock_transaction(session, transaction_id=transaction_id)
     if original is None:
         raise TransactionNotFound("no such transaction", field="transaction_id")
-    if original.kind == Kind.REVERSAL or original.status != Status.SUCCESS:
-        raise NotReversible("only a successful top-up, transfer or withdrawal can be reversed")
+    check_reversible(original)
     if await transactions.reversal_of(session, original.id) is not None:
         raise NotReversible("this transaction was already reversed")
     postings = reversal_postings(await transactions.postings_of(session, original.id))

@@ -60,3 +60,19 @@ class TransactionView:
 class HistoryPage:
     data: list[TransactionView]
     has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AdminRequestView:
+    """A manual money movement one admin asked for; it happens when a second admin approves."""
+
+    id: uuid.UUID
+    action: str
+    transaction_id: uuid.UUID
+    note: str | None
+    requested_by: uuid.UUID
+    requested_at: datetime
+    status: str
+    decided_by: uuid.UUID | None
+    decided_at: datetime | None
+    result_id: uuid.UUID | None

@@ -119,3 +119,8 @@ async def contacts_for_users(
     for row in rows:
         found[row[0]].append(ContactRecord(*tuple(row)[1:]))
     return found
+
+
+async def admins(session: AsyncSession) -> list[UserRecord]:
+    rows = await session.execute(select(*_COLUMNS).where(User.is_admin).order_by(User.created_at))
+    return [_record(row) for row in rows]

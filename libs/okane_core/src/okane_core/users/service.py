@@ -22,7 +22,6 @@ async def register_user(
     email: str | None,
     password_hash: str | None = None,
     google_subject: str | None = None,
-    is_admin: bool = False,
 ) -> UserRecord:
     """Create a user with an empty wallet (plus any configured welcome credit)."""
     if phone is None and email is None:
@@ -35,7 +34,6 @@ async def register_user(
         email=None if email is None else normalize_email(email),
         password_hash=password_hash,
         google_subject=google_subject,
-        is_admin=is_admin,
     )
     await open_wallet(ledger, session, user.id)
     return user

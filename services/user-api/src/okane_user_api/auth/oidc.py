@@ -20,7 +20,6 @@ from okane_core.app import profiles
 from okane_core.errors import AuthenticationFailed, NotFound
 from okane_core.settings import Settings
 from okane_core.users.views import UserRecord
-from okane_user_api.auth.service import is_admin_email
 from okane_user_api.state import AppState
 
 log = logging.getLogger(__name__)
@@ -83,5 +82,4 @@ async def user_for(state: AppState, claims: dict[str, Any]) -> UserRecord:
         subject=subject,
         email=email,
         name=name,
-        is_admin=is_admin_email(state, email),
     )

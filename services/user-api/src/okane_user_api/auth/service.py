@@ -28,11 +28,6 @@ class IssuedTokens:
     user: UserRecord
 
 
-def is_admin_email(state: AppState, email: str | None) -> bool:
-    admins = {e.strip().lower() for e in state.settings.admin_emails.split(",") if e.strip()}
-    return email is not None and email in admins
-
-
 async def signup(
     state: AppState, *, name: str, phone: str, email: str | None, password: str
 ) -> UserRecord:
@@ -44,7 +39,6 @@ async def signup(
         phone=phone,
         email=clean_email,
         password_hash=password_hash,
-        is_admin=is_admin_email(state, clean_email),
     )
 
 
