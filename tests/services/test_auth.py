@@ -201,7 +201,7 @@ async def test_login_is_rate_limited_per_account_and_per_address(strict_stack: S
         assert statuses == [401, 401, 401, 429]
         assert int(response.headers["retry-after"]) > 0
         assert response.json()["code"] == "rate_limited"
-        # Even the right password is refused while the account is locked out.
+        # Even the right password is refused from this address while it is throttled.
         locked = await api.http.post(
             "/v1/auth/login", json={"login": user.phone, "password": PASSWORD}
         )

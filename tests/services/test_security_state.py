@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
@@ -23,7 +24,8 @@ from okane_user_api.auth.revocation import Revocations
 from tests.factories import make_user
 from tests.services.conftest import Stack, start_stack, stop_stack
 
-ATTEMPTS = 3
+ATTEMPTS = 3  # failures per (account, address)
+ACCOUNT_FAILURES = 6  # failures per account, from every address
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +37,7 @@ def security_stack(
         own_redis.url,
         tmp_path_factory.mktemp("security-logs"),
         OKANE_LOGIN_ATTEMPTS_PER_ACCOUNT=str(ATTEMPTS),
+        OKANE_LOGIN_FAILURES_PER_ACCOUNT=str(ACCOUNT_FAILURES),
     )
     yield running
     stop_stack(running)
@@ -152,3 +155,40 @@ async def test_a_revocation_is_honoured_with_or_without_a_lease_and_told_to_old_
     await lease.renew()
     assert await revocations.is_revoked(user.id, by_new)
     assert not await revocations.is_revoked(user.id, live)
+
+
+def client_from(stack: Stack, address: str) -> httpx.AsyncClient:
+    """A client whose connections come from ``address`` (any of 127.0.0.0/8 is loopback)."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=stack.api_url, transport=transport, timeout=30)
+
+
+async def test_strangers_guessing_a_password_never_lock_its_owner_out(
+    security_stack: Stack,
+) -> None:
+    async with security_stack.api() as api:
+        owner = await api.signup("Owner Of It")  # signs in from 127.0.0.1: a known address
+    wrong = {"login": owner.phone, "password": "a guess"}
+    right = {"login": owner.phone, "password": owner.password}
+    answers: dict[str, list[int]] = {}
+    for stranger in ("127.0.0.3", "127.0.0.4", "127.0.0.5"):
+        async with client_from(security_stack, stranger) as http:
+            answers[stranger] = [
+                (await http.post("/v1/auth/login", json=wrong)).status_code
+                for _ in range(ATTEMPTS + 1)
+            ]
+    # Each stranger's address is throttled for this account after its own failures; once the
+    # account has had ACCOUNT_FAILURES of them, an address new to it is refused at once...
+    assert answers == {
+        "127.0.0.3": [401] * ATTEMPTS + [429],
+        "127.0.0.4": [401] * ATTEMPTS + [429],
+        "127.0.0.5": [429] * (ATTEMPTS + 1),
+    }
+    # ...even with the right password,
+    async with client_from(security_stack, "127.0.0.6") as http:
+        newcomer = await http.post("/v1/auth/login", json=right)
+    assert newcomer.status_code == 429 and int(newcomer.headers["retry-after"]) > 0
+    # while the owner, from the address they signed in from before, gets in at once.
+    async with client_from(security_stack, "127.0.0.1") as http:
+        mine = await http.post("/v1/auth/login", json=right)
+    assert mine.status_code == 200, mine.text

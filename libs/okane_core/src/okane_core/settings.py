@@ -128,7 +128,17 @@ class Settings(BaseSettings):
         "session",
     )
     login_attempts_per_account: PositiveInt = Field(
-        default=5, description="failed logins per account per window before 429"
+        default=5,
+        description="failed logins per account from one client address per window before "
+        "that address gets 429 for that account (other addresses are not affected)",
+    )
+    login_failures_per_account: PositiveInt = Field(
+        default=50,
+        description="failed logins per account from all addresses per window before "
+        "addresses that never signed in to it get 429; its owner's known addresses still may",
+    )
+    login_known_address_days: PositiveInt = Field(
+        default=30, description="how long a successful login makes its address known"
     )
     login_attempts_per_address: PositiveInt = Field(
         default=30, description="login attempts per client address per window before 429"

@@ -71,13 +71,18 @@ async def login(state: AppState, *, login: str, password: str, client: str) -> I
 
 
 async def authenticate(state: AppState, *, login: str, password: str, client: str) -> UserRecord:
-    """The user with this login and password, rate limited per client address (every attempt)
-    and per account (failures). A wrong password and an unknown login are indistinguishable."""
+    """The user with this login and password. A wrong password and an unknown login are
+    indistinguishable. Guessing is bounded without letting a stranger lock the owner out:
+
+    - every attempt counts per client address;
+    - failures count per (account, address): that address alone is throttled for that account;
+    - failures count per account from everywhere: past a higher bound, only addresses that
+      signed in to the account before (its owner's devices) may still try.
+    """
     settings = state.settings
+    limiter = state.limiter
     window = settings.login_window_seconds
-    wait = await state.limiter.hit(
-        "login-address", client, settings.login_attempts_per_address, window
-    )
+    wait = await limiter.hit("login-address", client, settings.login_attempts_per_address, window)
     if wait is not None:
         raise RateLimited("too many login attempts from this address", retry_after=wait)
     try:
@@ -85,17 +90,20 @@ async def authenticate(state: AppState, *, login: str, password: str, client: st
     except InvalidRequest:
         by, value = "email", login.strip().lower()
     account = f"{by}:{value}"
-    wait = await state.limiter.peek("login-account", account, settings.login_attempts_per_account)
+    pair = f"{account}|{client}"
+    wait = await limiter.peek("login-failures", pair, settings.login_attempts_per_account)
+    if wait is None and await limiter.peek("login-known", pair, 1) is None:
+        wait = await limiter.peek("login-account", account, settings.login_failures_per_account)
     if wait is not None:
         raise RateLimited("too many failed logins for this account", retry_after=wait)
     user = await reads.find_user(state.okane.uow, by, value)
     if not await state.passwords.verify(None if user is None else user.password_hash, password):
-        await state.limiter.hit(
-            "login-account", account, settings.login_attempts_per_account, window
-        )
+        await limiter.hit("login-failures", pair, settings.login_attempts_per_account, window)
+        await limiter.hit("login-account", account, settings.login_failures_per_account, window)
         raise InvalidCredentials("the login or the password is wrong")
     assert user is not None
-    await state.limiter.reset("login-account", account)
+    await limiter.reset("login-failures", pair)
+    await limiter.hit("login-known", pair, 1, settings.login_known_address_days * 86_400)
     return user
 
 
