@@ -22,6 +22,7 @@ from okane_core.ledger.book import Ledger
 from okane_core.localstack import Endpoints, LocalRedis
 from okane_user_api.auth.revocation import Revocations
 from tests.factories import make_user
+from tests.services.client import next_phone
 from tests.services.conftest import Stack, start_stack, stop_stack
 
 ATTEMPTS = 3  # failures per (account, address)
@@ -192,3 +193,31 @@ async def test_strangers_guessing_a_password_never_lock_its_owner_out(
     async with client_from(security_stack, "127.0.0.1") as http:
         mine = await http.post("/v1/auth/login", json=right)
     assert mine.status_code == 200, mine.text
+
+
+async def test_names_and_notes_refuse_characters_that_hide_or_reorder_text(
+    security_stack: Stack,
+) -> None:
+    """A payee's name with a right-to-left override reads as someone else's; a zero-width
+    space makes two names look alike. Each is a 422 naming the field, and nothing changes."""
+    async with security_stack.api() as api:
+        payer, payee = await api.signup("Payer"), await api.signup("Payee")
+        await api.fund(payer, 1_000)
+        spoofed = ["Ravi\u202eKumar", "Ra\u200bvi", "Ravi\x07", "Ravi\tKumar", "Ravi\u2028"]
+        for name in spoofed:
+            signup = await api.http.post(
+                "/v1/auth/signup",
+                json={"name": name, "phone": next_phone(), "password": "correct horse battery"},
+            )
+            assert signup.status_code == 422, (name, signup.text)
+            assert signup.json()["field"] == "name"
+            patched = await api.http.patch("/v1/me", json={"name": name}, headers=payee.auth)
+            assert patched.status_code == 422 and patched.json()["field"] == "name", name
+        assert (await api.http.get("/v1/me", headers=payee.auth)).json()["name"] == "Payee"
+        for note in ["refund \u202egnp.exe", "split\u200b", "bell\x07"]:
+            refused = await api.transfer(payer, payee.phone, 10, note=note)
+            assert refused.status_code == 422, (note, refused.text)
+            assert refused.json()["field"] == "note"
+        assert await api.wallet(payer) == (1_000, 0)
+        kept = await api.transfer(payer, payee.phone, 10, note="dinner\n\tand a movie")
+        assert kept.status_code == 201 and kept.json()["note"] == "dinner\n\tand a movie"

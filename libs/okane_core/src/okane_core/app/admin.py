@@ -27,6 +27,8 @@ from okane_core.errors import (
 )
 from okane_core.ids import new_id
 from okane_core.ledger import reversals
+from okane_core.ledger.book import MAX_NOTE_LENGTH
+from okane_core.ledger.domain import check_note
 from okane_core.ledger.repository import admin_requests, transactions
 from okane_core.ledger.views import AdminRequestView, TransactionView
 from okane_core.users import repository as users
@@ -71,6 +73,8 @@ async def request_reversal(
     okane: Okane, *, admin_id: uuid.UUID, transaction_id: uuid.UUID, note: str | None
 ) -> AdminRequestView:
     """Ask for a reversal; nothing moves until a second admin approves it."""
+
+    check_note(note, maximum=MAX_NOTE_LENGTH)
 
     async def work(s: AsyncSession) -> AdminRequestView:
         await _reversible(s, admin_id, transaction_id)

@@ -11,7 +11,8 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from okane_core.errors import AmountOverLimit, InvalidAmount, OkaneError
+from okane_core.errors import AmountOverLimit, InvalidAmount, InvalidRequest, OkaneError
+from okane_core.text import invisible_characters
 
 # Largest amount a BIGINT column can carry; a guard against overflow long before any cap applies.
 MAX_BIGINT = 2**63 - 1
@@ -110,6 +111,24 @@ def storable_text(value: object) -> object:
         except UnicodeEncodeError:
             raise ValueError("text must be valid Unicode") from None
     return value
+
+
+# The only invisible characters a note may carry: it may have lines and columns.
+NOTE_CONTROLS = frozenset("\n\t")
+
+
+def check_note(note: str | None, *, maximum: int) -> None:
+    if note is None:
+        return
+    if len(note) > maximum:
+        raise InvalidRequest(f"note must be at most {maximum} characters", field="note")
+    hidden = invisible_characters(note, allowed=NOTE_CONTROLS)
+    if hidden:
+        raise InvalidRequest(
+            "note must not contain control or formatting characters other than newline and "
+            f"tab (found {', '.join(hidden)})",
+            field="note",
+        )
 
 
 def transfer_postings(debit_account_id: int, credit_account_id: int, amount: int) -> list[Posting]:

@@ -35,7 +35,7 @@ from okane_core.errors import (
 )
 from okane_core.ids import new_id
 from okane_core.ledger.book import LIMIT_TIMEZONE, MAX_NOTE_LENGTH, Ledger
-from okane_core.ledger.domain import validate_amount
+from okane_core.ledger.domain import check_note, validate_amount
 from okane_core.ledger.idempotency import request_hash
 from okane_core.ledger.repository import transfers as repository
 from okane_core.ledger.views import TransactionView
@@ -84,8 +84,7 @@ def prepare(
 ) -> TransferRequest:
     """Check what can be checked without the database, and fingerprint the request."""
     validate_amount(amount, maximum=ledger.settings.max_transaction_amount)
-    if note is not None and len(note) > MAX_NOTE_LENGTH:
-        raise InvalidRequest(f"note must be at most {MAX_NOTE_LENGTH} characters", field="note")
+    check_note(note, maximum=MAX_NOTE_LENGTH)
     if not idempotency_key or len(idempotency_key) > 255:
         raise InvalidRequest("Idempotency-Key must be 1 to 255 characters", field="Idempotency-Key")
     by, ref = parse_user_ref(to)

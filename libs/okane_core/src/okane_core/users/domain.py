@@ -6,6 +6,7 @@ import re
 import uuid
 
 from okane_core.errors import InvalidRequest
+from okane_core.text import invisible_characters
 
 _PHONE_DIGITS = re.compile(r"^\+?[0-9]{7,15}$")
 # Written without \s so that Python and JSON Schema (ECMA) regex engines read it the same way:
@@ -18,7 +19,14 @@ MAX_NAME_LENGTH = 100
 
 
 def clean_name(raw: str) -> str:
-    """A display name with its whitespace collapsed, 1 to MAX_NAME_LENGTH characters."""
+    """A display name with its whitespace collapsed, 1 to MAX_NAME_LENGTH characters, without
+    invisible characters (controls, bidi overrides, zero-width characters)."""
+    hidden = invisible_characters(raw)
+    if hidden:
+        raise InvalidRequest(
+            f"name must not contain control or formatting characters (found {', '.join(hidden)})",
+            field="name",
+        )
     name = " ".join(raw.split())
     if not name or len(name) > MAX_NAME_LENGTH:
         raise InvalidRequest(f"name must be 1 to {MAX_NAME_LENGTH} characters", field="name")
