@@ -75,6 +75,7 @@ def start_stack(
         "OKANE_JWT_SECRET": jwt_secret,
         "OKANE_BANK_WEBHOOK_SECRET": webhook_secret,
         "OKANE_LOGIN_ATTEMPTS_PER_ADDRESS": "100000",
+        "OKANE_PAYEE_LOOKUPS_PER_WINDOW": "100000",
         "OKANE_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
         "OKANE_BANK_WEBHOOK_URL": f"http://127.0.0.1:{webhook_port}/webhooks/bank",
         "OKANE_DB_POOL_SIZE": "20",

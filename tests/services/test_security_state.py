@@ -27,6 +27,7 @@ from tests.services.conftest import Stack, start_stack, stop_stack
 
 ATTEMPTS = 3  # failures per (account, address)
 ACCOUNT_FAILURES = 6  # failures per account, from every address
+NEW_PAYEES = 5  # payees outside one's contacts per window
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,7 @@ def security_stack(
         tmp_path_factory.mktemp("security-logs"),
         OKANE_LOGIN_ATTEMPTS_PER_ACCOUNT=str(ATTEMPTS),
         OKANE_LOGIN_FAILURES_PER_ACCOUNT=str(ACCOUNT_FAILURES),
+        OKANE_PAYEE_LOOKUPS_PER_WINDOW=str(NEW_PAYEES),
     )
     yield running
     stop_stack(running)
@@ -221,3 +223,31 @@ async def test_names_and_notes_refuse_characters_that_hide_or_reorder_text(
         assert await api.wallet(payer) == (1_000, 0)
         kept = await api.transfer(payer, payee.phone, 10, note="dinner\n\tand a movie")
         assert kept.status_code == 201 and kept.json()["note"] == "dinner\n\tand a movie"
+
+
+async def test_transfers_cannot_walk_the_user_base(security_stack: Stack) -> None:
+    """From an empty wallet, each transfer to a phone answers with the payee's name (a
+    recorded failure) or "no such user". Payees outside one's contacts are limited per window;
+    over the limit the answer is the same whether or not the phone belongs to anyone, and
+    contacts can still be paid."""
+    async with security_stack.api() as api:
+        prober = await api.signup("Prober")
+        friend = await api.signup("Friend")
+        await api.fund(friend, 1_000)
+        assert (await api.transfer(friend, prober.phone, 100)).status_code == 201  # a contact
+        people = [await api.signup(f"Person {i}") for i in range(NEW_PAYEES + 2)]
+        nobody = [next_phone() for _ in range(2)]
+        targets = [people[0].phone, nobody[0], *(p.phone for p in people[1 : NEW_PAYEES - 1])]
+        assert len(targets) == NEW_PAYEES
+        answered = [await api.transfer(prober, phone, 500) for phone in targets]
+        assert [a.status_code for a in answered] == [201, 404] + [201] * (NEW_PAYEES - 2)
+        assert answered[0].json()["counterparty"]["name"] == "Person 0"  # what the prober learns
+        over = [await api.transfer(prober, phone, 500) for phone in (people[-1].phone, nobody[1])]
+        assert [a.status_code for a in over] == [429, 429], [a.text for a in over]
+        bodies = [{k: v for k, v in a.json().items() if k != "instance"} for a in over]
+        assert bodies[0] == bodies[1]  # nothing tells an existing payee from nobody
+        assert int(over[0].headers["retry-after"]) > 0
+        # A contact is paid as before, and repaying someone already paid is not a new payee.
+        to_friend = await api.transfer(prober, friend.phone, 10)
+        assert to_friend.status_code == 201 and to_friend.json()["status"] == "success"
+        assert await api.wallet(prober) == (90, 0)

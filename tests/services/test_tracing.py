@@ -86,7 +86,7 @@ async def test_the_span_tree_of_one_transfer(traced: tuple[Api, InMemorySpanExpo
     # that carried it, whose statement is the ledger's function (it locks, writes the
     # transaction, postings and balances, and checks the session: no Redis revocation call).
     [waited] = [
-        s for s in sql if "okane_transfers_v1" in str((s.attributes or {}).get("db.statement"))
+        s for s in sql if "okane_transfers_v2" in str((s.attributes or {}).get("db.statement"))
     ]
     assert not any(s.name.startswith("EXISTS") for s in redis), [s.name for s in redis]
     # The batch has its own trace, linked to each request it carried; under it the cache

@@ -70,6 +70,7 @@ def web_stack(
         endpoints.redis_url,
         tmp_path_factory.mktemp("web-logs"),
         OKANE_BANK_SIMULATOR="true",
+        OKANE_PAYEE_LOOKUPS_PER_WINDOW="30",  # the default: the look-up's limit is tested
     )
     yield running
     stop_stack(running)

@@ -263,7 +263,7 @@ async def test_recipient_lookup_reveals_only_a_name_and_is_rate_limited(
         await page.goto(
             web_stack.api_url + f"/wallet/send/review?to={quote(target.phone)}&amount=10&note="
         )
-        await expect(page.get_by_role("alert")).to_contain_text("Too many recipient look-ups")
+        await expect(page.get_by_role("alert")).to_contain_text("Too many new payees")
 
 
 async def test_after_login_only_local_pages(web_stack: Stack, new_context: NewContext) -> None:

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     currency: str = Field(default="INR", pattern=r"^[A-Z]{3}$")
     max_transaction_amount: PositiveInt = 1_00_000 * RUPEE
     daily_outgoing_limit: PositiveInt = 2_00_000 * RUPEE
+    payee_lookups_per_window: PositiveInt = Field(
+        default=30,
+        description="payees outside one's contacts (or nobody) a user may pay or look up per "
+        "window, on every path (API transfers, the web app's look-up)",
+    )
+    payee_lookup_window_seconds: PositiveInt = 10 * 60
     daily_topup_limit: PositiveInt = 2_00_000 * RUPEE
     welcome_credit: int = Field(default=0, ge=0, description="paise granted at sign-up")
     settlement_deadline_seconds: PositiveInt = 30 * 60

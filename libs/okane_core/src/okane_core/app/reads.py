@@ -170,3 +170,8 @@ async def find_user(uow: UnitOfWork, by: str, value: str | uuid.UUID) -> UserRec
 
 async def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> UserRecord | None:
     return await uow.read(lambda s: users_repo.get_user(s, user_id))
+
+
+async def is_contact(uow: UnitOfWork, owner_id: uuid.UUID, contact_id: uuid.UUID) -> bool:
+    """Whether the two have paid each other before."""
+    return await uow.read(lambda s: users_repo.is_contact(s, owner_id, contact_id))

@@ -1,14 +1,16 @@
 """P2P transfers: pay another user, found by user id, phone or email.
 
-What a transfer may do is decided in the database, by ``okane_transfers_v1`` (migration 0005),
-in one round trip for a whole batch: it locks every account of the batch once in id order, then
-decides each transfer in arrival order against the locked rows. The rules it applies are the
-pure ones of ``ledger.domain`` (``decide_transfer``, ``transfer_postings``); a differential test
-holds the function to them, and the database's balance trigger is the net.
+What a transfer may do is decided in the database, by ``okane_transfers_v2`` (migrations 0005
+and 0009), in one round trip for a whole batch: it locks every account of the batch once in id
+order, then decides each transfer in arrival order against the locked rows. The rules it
+applies are the pure ones of ``ledger.domain`` (``decide_transfer``, ``transfer_postings``); a
+differential test holds the function to them, and the database's balance trigger is the net.
 
 Insufficient funds is not an error: it is recorded as a ``failure`` transaction with reason
 ``insufficient_funds`` and moves nothing, so the payer sees it in the history. Every other
-refusal writes nothing (the idempotency key stays free).
+refusal writes nothing (the idempotency key stays free). A payee outside the payer's contacts
+(or nobody) counts in the payer's ``payee-lookup`` window, over which the transfer is refused
+before anything says whether the payee exists.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from okane_core.errors import (
     IdempotencyConflict,
     InvalidRequest,
     OkaneError,
+    RateLimited,
     RecipientNotFound,
     SelfTransfer,
     UserNotFound,
@@ -116,10 +119,17 @@ def batch_parameters(ledger: Ledger, requests: Sequence[TransferRequest]) -> dic
         "daily_limit": ledger.settings.daily_outgoing_limit,
         "key_ttl": ledger.settings.idempotency_ttl_seconds,
         "timezone": LIMIT_TIMEZONE,
+        "new_payees": ledger.settings.payee_lookups_per_window,
+        "new_payee_window": ledger.settings.payee_lookup_window_seconds,
     }
 
 
 def _refusal(ledger: Ledger, code: str, left_today: int | None) -> OkaneError:
+    if code == RateLimited.code:  # left_today carries the seconds until the window ends
+        return RateLimited(
+            "too many payees you have not paid before; pay a contact, or wait",
+            retry_after=left_today or 1,
+        )
     if code == DailyLimitExceeded.code:
         limit = ledger.settings.daily_outgoing_limit
         return DailyLimitExceeded(

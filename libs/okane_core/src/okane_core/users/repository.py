@@ -124,3 +124,11 @@ async def contacts_for_users(
 async def admins(session: AsyncSession) -> list[UserRecord]:
     rows = await session.execute(select(*_COLUMNS).where(User.is_admin).order_by(User.created_at))
     return [_record(row) for row in rows]
+
+
+async def is_contact(session: AsyncSession, owner_id: uuid.UUID, contact_id: uuid.UUID) -> bool:
+    row = await session.execute(
+        sql("SELECT 1 FROM contacts WHERE owner_id = :owner AND contact_id = :contact"),
+        {"owner": owner_id, "contact": contact_id},
+    )
+    return row.first() is not None

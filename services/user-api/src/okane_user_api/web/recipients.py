@@ -1,6 +1,6 @@
 """Who am I paying? The name behind an exact phone number or email, and nothing else: no
-partial matches, no listing, no phone or email of anyone, and a per-user rate limit so that
-the lookup cannot be used to walk the user base."""
+partial matches, no listing, no phone or email of anyone, and a per-user limit on payees
+outside one's contacts so that the look-up cannot be used to walk the user base."""
 
 from __future__ import annotations
 
@@ -10,9 +10,6 @@ from okane_core.app import reads
 from okane_core.errors import RateLimited, RecipientNotFound, SelfTransfer
 from okane_core.users.domain import normalize_email, normalize_phone
 from okane_user_api.state import AppState
-
-LOOKUPS_PER_WINDOW = 30
-WINDOW_SECONDS = 10 * 60
 
 
 def normalize_recipient(raw: str) -> tuple[str, str]:
@@ -24,15 +21,23 @@ def normalize_recipient(raw: str) -> tuple[str, str]:
 
 
 async def recipient_name(state: AppState, payer: uuid.UUID, raw: str) -> str:
+    """The name of the payee, counted in the payer's ``payee-lookup`` window (the one API
+    transfers count in) unless the payee is already a contact; over the limit the answer is
+    the same whether or not the payee exists."""
     by, value = normalize_recipient(raw)
-    wait = await state.limiter.hit(
-        "recipient-lookup", str(payer), LOOKUPS_PER_WINDOW, WINDOW_SECONDS
-    )
-    if wait is not None:
-        raise RateLimited(
-            "Too many recipient look-ups; wait a few minutes and try again.", retry_after=wait
-        )
     user = await reads.find_user(state.okane.uow, by, value)
+    if user is None or not await reads.is_contact(state.okane.uow, payer, user.id):
+        settings = state.settings
+        wait = await state.limiter.hit(
+            "payee-lookup",
+            str(payer),
+            settings.payee_lookups_per_window,
+            settings.payee_lookup_window_seconds,
+        )
+        if wait is not None:
+            raise RateLimited(
+                "Too many new payees; wait a few minutes and try again.", retry_after=wait
+            )
     if user is None:
         raise RecipientNotFound(f"No OKANE user has this {by}.", field="to")
     if user.id == payer:

@@ -1,5 +1,6 @@
-"""SQL of P2P transfers: one call of ``okane_transfers_v1`` (migration 0005) applies a batch of
-transfers, whatever the connection: a unit of work's session or the batcher's raw one."""
+"""SQL of P2P transfers: one call of ``okane_transfers_v2`` (migrations 0005 and 0009) applies a
+batch of transfers, whatever the connection: a unit of work's session or the batcher's raw
+one."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 # psycopg placeholders: the same text runs on a raw connection and through a session.
 TRANSFERS_SQL = (
-    "SELECT * FROM okane_transfers_v1(%(payer)s::uuid[], %(session)s::uuid[], "
+    "SELECT * FROM okane_transfers_v2(%(payer)s::uuid[], %(session)s::uuid[], "
     "%(key)s::text[], %(hash)s::bytea[], %(by)s::text[], %(ref)s::text[], "
     "%(amount)s::bigint[], %(note)s::text[], %(txn)s::uuid[], %(daily_limit)s::bigint, "
-    "%(key_ttl)s::integer, %(timezone)s::text)"
+    "%(key_ttl)s::integer, %(timezone)s::text, %(new_payees)s::integer, "
+    "%(new_payee_window)s::integer)"
 )
 
 
