@@ -5,10 +5,13 @@ from __future__ import annotations
 import itertools
 import uuid
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from okane_core.db.engine import SessionFactory, run_in_transaction
 from okane_core.ledger import topups
 from okane_core.ledger.bank import apply_bank_event
 from okane_core.ledger.book import Ledger
+from okane_core.users import repository as users
 from okane_core.users.service import register_user
 from okane_core.users.views import UserRecord
 
@@ -22,10 +25,18 @@ def next_phone() -> str:
 async def make_user(
     sessions: SessionFactory, ledger: Ledger, *, name: str = "Asha", email: str | None = None
 ) -> UserRecord:
-    return await run_in_transaction(
-        sessions,
-        lambda s: register_user(s, ledger, name=name, phone=next_phone(), email=email),
-    )
+    """A user whose phone (and email) are verified, as after sign-up and its codes."""
+
+    async def work(s: AsyncSession) -> UserRecord:
+        user = await register_user(s, ledger, name=name, phone=next_phone(), email=email)
+        assert user.phone is not None
+        proven = await users.mark_verified(s, user.id, "phone", user.phone)
+        if email is not None:
+            proven = await users.mark_verified(s, user.id, "email", email.lower())
+        assert proven is not None
+        return proven
+
+    return await run_in_transaction(sessions, work)
 
 
 async def fund(sessions: SessionFactory, ledger: Ledger, user_id: uuid.UUID, amount: int) -> None:

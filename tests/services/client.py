@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,34 @@ class Api:
             tokens["access_token"],
             tokens["refresh_token"],
         )
+
+    async def mailbox(self, to: str) -> list[dict[str, Any]]:
+        """What the development mailbox holds for ``to``, newest first."""
+        response = await self.http.get("/dev/mailbox/messages", params={"to": to})
+        assert response.status_code == 200, response.text
+        messages: list[dict[str, Any]] = response.json()["messages"]
+        return messages
+
+    async def code_for(self, to: str, kind: str = "verify_code") -> str:
+        """The secret of the newest code sent to ``to``: the SMS's six digits, or the token
+        of the email's link. Delivery is asynchronous; the outbox row is there at once."""
+        for message in await self.mailbox(to):
+            if message["kind"] == kind:
+                pattern = r"([0-9a-f]{32}\.[\w-]+)" if "@" in to else r"\b([0-9]{6})\b"
+                found = re.search(pattern, message["body"])
+                assert found is not None, message
+                return found.group(1)
+        raise AssertionError(f"no {kind} for {to}")
+
+    async def verify_phone(self, user: User) -> None:
+        code = await self.code_for(user.phone)
+        confirmed = await self.http.post(
+            "/v1/me/verification/confirm",
+            json={"channel": "phone", "code": code},
+            headers=user.auth,
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        assert confirmed.json()["phone_verified"] is True
 
     async def wallet(self, user: User) -> tuple[int, int]:
         response = await self.http.get("/v1/wallet", headers=user.auth)

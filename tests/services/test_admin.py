@@ -32,6 +32,7 @@ def admin_stack(
         endpoints.redis_url,
         tmp_path_factory.mktemp("admin-logs"),
         OKANE_ADMIN_EMAILS=LISTED,
+        OKANE_DEV_MAILBOX="true",
     )
     yield running
     stop_stack(running)
@@ -59,6 +60,7 @@ async def okane_admin(stack: Stack, *args: str) -> tuple[int, str]:
 
 async def granted(api: Api, stack: Stack, name: str) -> User:
     user = await api.signup(name)
+    await api.verify_phone(user)  # the role goes only to a proven account
     code, out = await okane_admin(stack, "grant", user.phone)
     assert code == 0, out
     assert json.loads(out.splitlines()[-1])["admin"] is True
@@ -202,6 +204,9 @@ async def test_a_revoked_admin_is_refused_with_the_token_they_hold(admin_stack: 
         assert answer.status_code == 403, answer.text
         code, out = await okane_admin(admin_stack, "grant", "+919999999999")
         assert code == 2 and "user_not_found" in out
+        unproven = await api.signup("Unproven")
+        code, out = await okane_admin(admin_stack, "grant", unproven.phone)
+        assert code == 2 and "no verified phone or email" in out, out
 
 
 async def test_the_audit_log_refuses_changes(admin_stack: Stack) -> None:

@@ -138,6 +138,37 @@ def test_an_unverified_email_cannot_create_an_account(
     assert sign_in(oidc_stack).status_code == 401
 
 
+async def test_google_links_only_to_an_account_whose_email_is_proven(
+    oidc_stack: Stack, provider: RunningProvider
+) -> None:
+    """Pre-hijacking: someone signs up with a victim's email first (never proving it). The
+    victim's Google sign-in must not land in that account; once an account has proved its
+    email, the same Google identity signs in to it."""
+    victim = someone()
+    provider.state.identity = victim
+    provider.state.mode = "honest"
+    async with oidc_stack.api() as api:
+        squatter = await api.signup("Squatter", email=victim.email)
+        refused = sign_in(oidc_stack)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["field"] == "email"
+        me = (await api.http.get("/v1/me", headers=squatter.auth)).json()
+        assert me["email_verified"] is False
+
+        owner_identity = someone()
+        owner = await api.signup("Owner", email=owner_identity.email)
+        token = await api.code_for(owner_identity.email)
+        proven = await api.http.post("/v1/email-verification", json={"token": token})
+        assert proven.status_code == 200, proven.text
+        provider.state.identity = owner_identity
+        linked = sign_in(oidc_stack)
+        assert linked.status_code == 200, linked.text
+        mine = await api.http.get(
+            "/v1/me", headers={"Authorization": f"Bearer {linked.json()['access_token']}"}
+        )
+        assert mine.json()["id"] == owner.id
+
+
 def test_google_sign_in_is_404_when_not_configured(stack: Stack) -> None:
     response = httpx.get(stack.api_url + "/v1/auth/google/login")
     assert response.status_code == 404

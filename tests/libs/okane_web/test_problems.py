@@ -45,6 +45,8 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "SecondAdminRequired": ("second_admin_required", 403),
     "OwnTransaction": ("own_transaction", 403),
     "AlreadyDecided": ("already_decided", 409),
+    "AlreadyVerified": ("already_verified", 409),
+    "InvalidCode": ("invalid_code", 422),
     "Conflict": ("conflict", 409),
     "IdempotencyConflict": ("idempotency_conflict", 409),
     "AlreadySettled": ("already_settled", 409),

@@ -196,6 +196,9 @@ def up() -> None:
             # The local stack has no real bank: its simulator's pages confirm top-ups, and
             # send the callbacks to this stack's bank-webhook.
             "OKANE_BANK_SIMULATOR": os.environ.get("OKANE_BANK_SIMULATOR", "true"),
+            # Nor an SMS or email gateway: the codes that prove phones and emails are shown
+            # at http://127.0.0.1:8000/dev/mailbox.
+            "OKANE_DEV_MAILBOX": os.environ.get("OKANE_DEV_MAILBOX", "true"),
             "OKANE_BANK_WEBHOOK_URL": os.environ.get(
                 "OKANE_BANK_WEBHOOK_URL",
                 f"http://{settings.bank_webhook_host}:{settings.bank_webhook_port}/webhooks/bank",

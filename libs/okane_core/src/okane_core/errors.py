@@ -77,6 +77,12 @@ class InvalidRequest(OkaneError):
     category = Category.INVALID
 
 
+class InvalidCode(InvalidRequest):
+    """A one-time code that is wrong, used, expired or tried too often."""
+
+    code = "invalid_code"
+
+
 class InvalidAmount(InvalidRequest):
     code = "invalid_amount"
 
@@ -187,6 +193,10 @@ class SettlementExpired(Conflict):
 
 class NotReversible(Conflict):
     code = "not_reversible"
+
+
+class AlreadyVerified(Conflict):
+    code = "already_verified"
 
 
 class AlreadyDecided(Conflict):

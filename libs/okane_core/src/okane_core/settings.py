@@ -7,6 +7,7 @@ Nothing here runs at import time: the app factories, the CLI and the tests call
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -105,6 +106,35 @@ class Settings(BaseSettings):
         default=None,
         description="where browsers reach the simulator's pages (default: the origin of "
         "bank_webhook_url + /simulator)",
+    )
+    verify_contacts: Literal["required", "off"] = Field(
+        default="required",
+        description="required: only a verified phone or email finds a payee; off (load tests, "
+        "demos): any does. Either way nothing unverified gains a role or a Google link",
+    )
+    code_lifetime_seconds: PositiveInt = Field(
+        default=600, description="how long a one-time code (verification, reset) works"
+    )
+    code_attempts: PositiveInt = Field(
+        default=5, description="wrong tries after which a one-time code stops working"
+    )
+    codes_per_hour: PositiveInt = Field(
+        default=5, description="one-time codes a user (or, for resets, an account) may ask for"
+    )
+    notification_sender: Literal["mailbox", "webhook"] = Field(
+        default="mailbox",
+        description="mailbox: notifications stay in the database, shown by the development "
+        "mailbox; webhook: each is POSTed, signed, to notification_webhook_url",
+    )
+    notification_webhook_url: str | None = Field(
+        default=None, description="the SMS and email gateway's endpoint (webhook sender)"
+    )
+    notification_webhook_secret: SecretStr | None = Field(
+        default=None, description="whsec_... key that signs notification webhooks"
+    )
+    dev_mailbox: bool = Field(
+        default=False,
+        description="development only: user-api shows every notification at /dev/mailbox",
     )
     expiry_sweep_seconds: PositiveInt = Field(
         default=30,

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from starlette.middleware.sessions import SessionMiddleware
 
 from okane_core.app.context import build_okane
+from okane_core.app.notifications import Dispatcher, sender_for
 from okane_core.app.rate_limits import RateLimiter
 from okane_core.cache.client import create_redis
 from okane_core.cache.events import EventHub
@@ -29,6 +30,8 @@ from okane_user_api.auth.tokens import TokenIssuer
 from okane_user_api.events.endpoints import router as events_router
 from okane_user_api.schemas import AMOUNT_MODELS
 from okane_user_api.state import AppState
+from okane_user_api.verification.endpoints import mailbox_router
+from okane_user_api.verification.endpoints import router as verification_router
 from okane_user_api.wallet.endpoints import router as wallet_router
 from okane_user_api.web import install_web
 from okane_web.health import router as health_router
@@ -66,6 +69,8 @@ def create_app(
         await okane.start()
         hub = EventHub(redis, okane.cache.store.breaker)
         hub.start()
+        dispatcher = Dispatcher(okane.uow, sender_for(settings))
+        dispatcher.start()
         state = AppState(
             settings=settings,
             okane=okane,
@@ -88,6 +93,7 @@ def create_app(
         try:
             yield
         finally:
+            await dispatcher.stop()
             await hub.stop()
             await okane.close()
             await redis.aclose()
@@ -107,6 +113,9 @@ def create_app(
     app.include_router(wallet_router)
     app.include_router(admin_router)
     app.include_router(events_router)
+    app.include_router(verification_router)
+    if settings.dev_mailbox:
+        app.include_router(mailbox_router)
     install_web(app, settings, secret=jwt_secret)
     app.add_middleware(
         SessionMiddleware,

@@ -95,10 +95,19 @@ class UserOut(BaseModel):
     name: str
     phone: str | None
     email: str | None
+    phone_verified: bool
+    email_verified: bool
 
     @classmethod
     def of(cls, user: UserRecord) -> UserOut:
-        return cls(id=user.id, name=user.name, phone=user.phone, email=user.email)
+        return cls(
+            id=user.id,
+            name=user.name,
+            phone=user.phone,
+            email=user.email,
+            phone_verified=user.phone_verified,
+            email_verified=user.email_verified,
+        )
 
 
 class SessionOut(BaseModel):

@@ -21,6 +21,7 @@ from okane_core.errors import (
     AlreadyDecided,
     NotReversible,
     OwnTransaction,
+    PermissionDenied,
     SecondAdminRequired,
     TransactionNotFound,
     UserNotFound,
@@ -167,6 +168,11 @@ async def set_role(okane: Okane, ref: str, *, admin: bool, actor: str) -> UserRe
             raise UserNotFound("no such user", field="user")
         if user.is_admin == admin:
             return user
+        if admin and not user.has_proven_contact:
+            raise PermissionDenied(
+                "this user has no verified phone or email; the role goes only to a proven account",
+                field="user",
+            )
         changed = await users.update_user(s, user.id, is_admin=admin)
         await audit.record(
             s,

@@ -8,7 +8,9 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.app.context import Okane
-from okane_core.errors import AuthenticationFailed, DuplicateUser
+from okane_core.app.verification import CHANNELS, VERIFY, address_of, issue_code
+from okane_core.errors import AuthenticationFailed, DuplicateUser, UserNotFound
+from okane_core.users import notifications
 from okane_core.users import repository as users
 from okane_core.users.domain import clean_name, normalize_email
 from okane_core.users.service import register_user
@@ -23,16 +25,18 @@ async def sign_up(
     email: str | None,
     password_hash: str,
 ) -> UserRecord:
-    return await okane.uow.write(
-        lambda s: register_user(
-            s,
-            okane.ledger,
-            name=name,
-            phone=phone,
-            email=email,
-            password_hash=password_hash,
+    """A user, their wallet, and the codes that prove their phone (and email), sent."""
+
+    async def work(s: AsyncSession) -> UserRecord:
+        user = await register_user(
+            s, okane.ledger, name=name, phone=phone, email=email, password_hash=password_hash
         )
-    )
+        for channel in CHANNELS:
+            if address_of(user, channel) is not None:
+                await issue_code(s, okane.settings, user, purpose=VERIFY, channel=channel)
+        return user
+
+    return await okane.uow.write(work)
 
 
 async def google_user(okane: Okane, *, subject: str, email: str | None, name: str) -> UserRecord:
@@ -48,10 +52,18 @@ async def google_user(okane: Okane, *, subject: str, email: str | None, name: st
             if existing is not None:
                 if existing.google_subject is not None:
                     raise DuplicateUser("this email belongs to another Google account")
+                if not existing.email_verified:
+                    # Whoever set this email on the account never proved it: linking would
+                    # hand the account to them, or the email's owner to it.
+                    raise DuplicateUser(
+                        "an OKANE account already uses this email but has not verified it; "
+                        "sign in with its password and verify the email first",
+                        field="email",
+                    )
                 return await users.update_user(s, existing.id, google_subject=subject)
         if email is None:
             raise AuthenticationFailed("a verified email is needed to create an account")
-        return await register_user(
+        user = await register_user(
             s,
             okane.ledger,
             name=name,
@@ -59,6 +71,9 @@ async def google_user(okane: Okane, *, subject: str, email: str | None, name: st
             email=email,
             google_subject=subject,
         )
+        proven = await users.mark_verified(s, user.id, "email", email)  # Google proved it
+        assert proven is not None
+        return proven
 
     return await okane.uow.write(find_or_create)
 
@@ -67,11 +82,35 @@ async def update_profile(
     okane: Okane, user_id: uuid.UUID, *, name: str | None, email: str | None
 ) -> UserRecord:
     """Change the name and/or email; with neither, the profile as it is."""
-    changes: dict[str, str] = {}
+    changes: dict[str, object] = {}
     if name is not None:
         changes["name"] = clean_name(name)
-    if email is not None:
-        changes["email"] = normalize_email(email)
-    if not changes:
+    new_email = None if email is None else normalize_email(email)
+    if not changes and new_email is None:
         return await okane.cache.reads.profile(user_id)
-    return await okane.uow.write(lambda s: users.update_user(s, user_id, **changes))
+
+    async def work(s: AsyncSession) -> UserRecord:
+        before = await users.get_user(s, user_id)
+        if before is None:
+            raise UserNotFound("no such user")
+        moved = new_email is not None and new_email != before.email
+        if moved:
+            # A new address is unproven until its link is opened; the old one is told.
+            changes.update(email=new_email, email_verified_at=None)
+        user = await users.update_user(s, user_id, **changes)
+        if moved:
+            await issue_code(s, okane.settings, user, purpose=VERIFY, channel="email")
+            if before.email is not None:
+                await notifications.enqueue(
+                    s,
+                    user_id=user.id,
+                    channel="email",
+                    address=before.email,
+                    kind="email_changed",
+                    subject="Your OKANE email was changed",
+                    body=f"The email of your OKANE wallet was changed to {new_email}. If this "
+                    "was not you, reset your password now and contact support.",
+                )
+        return user
+
+    return await okane.uow.write(work)

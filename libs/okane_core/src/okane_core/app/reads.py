@@ -22,7 +22,9 @@ from okane_core.errors import UserNotFound
 from okane_core.ledger import wallets
 from okane_core.ledger.views import HistoryPage, TransactionView, Wallet
 from okane_core.observability import metrics
+from okane_core.users import notifications as notifications_repo
 from okane_core.users import repository as users_repo
+from okane_core.users.notifications import NotificationRecord
 from okane_core.users.views import ContactRecord, UserRecord
 
 T = TypeVar("T")
@@ -175,3 +177,10 @@ async def get_user(uow: UnitOfWork, user_id: uuid.UUID) -> UserRecord | None:
 async def is_contact(uow: UnitOfWork, owner_id: uuid.UUID, contact_id: uuid.UUID) -> bool:
     """Whether the two have paid each other before."""
     return await uow.read(lambda s: users_repo.is_contact(s, owner_id, contact_id))
+
+
+async def notifications(
+    uow: UnitOfWork, *, address: str | None, limit: int
+) -> list[NotificationRecord]:
+    """The newest notifications (the development mailbox)."""
+    return await uow.read(lambda s: notifications_repo.recent(s, address=address, limit=limit))

@@ -72,6 +72,8 @@ class User(Base):
     version: Mapped[int] = mapped_column(server_default=text("1"))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+    phone_verified_at: Mapped[datetime | None]
+    email_verified_at: Mapped[datetime | None]
 
 
 class Account(Base):
@@ -335,3 +337,48 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+
+
+class OneTimeCode(Base):
+    """A code sent to a phone or email (migration 0010): it proves the address (``verify``) or
+    lets its owner set a new password (``password_reset``). Stored as a hash; tried a bounded
+    number of times; used once."""
+
+    __tablename__ = "one_time_codes"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('verify', 'password_reset')", name="purpose"),
+        CheckConstraint("channel IN ('phone', 'email')", name="channel"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(Text)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    used_at: Mapped[datetime | None]
+
+
+class Notification(Base):
+    """A message to a phone or email, written in the transaction that has it to say (the
+    outbox), delivered afterwards by the configured sender."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint("channel IN ('phone', 'email')", name="channel"),
+        Index("ix_notifications_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Identity(always=True), primary_key=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(Text, index=True)
+    kind: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))

@@ -1,7 +1,7 @@
 """P2P transfers: pay another user, found by user id, phone or email.
 
 What a transfer may do is decided in the database, by ``okane_transfers_v2`` (migrations 0005
-and 0009), in one round trip for a whole batch: it locks every account of the batch once in id
+and 0010), in one round trip for a whole batch: it locks every account of the batch once in id
 order, then decides each transfer in arrival order against the locked rows. The rules it
 applies are the pure ones of ``ledger.domain`` (``decide_transfer``, ``transfer_postings``); a
 differential test holds the function to them, and the database's balance trigger is the net.
@@ -121,6 +121,7 @@ def batch_parameters(ledger: Ledger, requests: Sequence[TransferRequest]) -> dic
         "timezone": LIMIT_TIMEZONE,
         "new_payees": ledger.settings.payee_lookups_per_window,
         "new_payee_window": ledger.settings.payee_lookup_window_seconds,
+        "verified_only": ledger.settings.verify_contacts == "required",
     }
 
 

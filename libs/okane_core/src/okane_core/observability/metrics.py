@@ -40,6 +40,11 @@ CACHE_LEASE_RENEWALS = Counter(
     "bypass Redis)",
     ["result"],
 )
+NOTIFICATIONS = Counter(
+    "okane_notifications_total",
+    "Notifications (codes, security notices) handed to the sender, by result (sent, failed)",
+    ["result"],
+)
 CACHE_OUTBOX_PENDING = Gauge(
     "okane_cache_outbox_pending",
     "Users with an invalidation Redis has not confirmed, as the last lease renewal saw them",

@@ -25,6 +25,8 @@ _COLUMNS = (
     User.is_admin,
     User.version,
     User.created_at,
+    User.phone_verified_at.is_not(None).label("phone_verified"),
+    User.email_verified_at.is_not(None).label("email_verified"),
 )
 
 
@@ -132,3 +134,29 @@ async def is_contact(session: AsyncSession, owner_id: uuid.UUID, contact_id: uui
         {"owner": owner_id, "contact": contact_id},
     )
     return row.first() is not None
+
+
+async def mark_verified(
+    session: AsyncSession, user_id: uuid.UUID, channel: str, address: str
+) -> UserRecord | None:
+    """Record that ``address`` is proven, if it is still the user's address on ``channel``."""
+    column, verified = (
+        (User.phone, User.phone_verified_at)
+        if channel == "phone"
+        else (User.email, User.email_verified_at)
+    )
+    row = (
+        await session.execute(
+            update(User)
+            .where(User.id == user_id, column == address)
+            .values(
+                {verified: func.now(), User.version: User.version + 1, User.updated_at: func.now()}
+            )
+            .returning(*_COLUMNS)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    user = _record(row)
+    changes_of(session.info).profiles[user.id] = user.version
+    return user

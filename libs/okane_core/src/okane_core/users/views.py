@@ -18,6 +18,16 @@ class UserRecord:
     is_admin: bool
     version: int
     created_at: datetime
+    phone_verified: bool = False
+    email_verified: bool = False
+
+    def verified(self, channel: str) -> bool:
+        """Whether the address on ``channel`` ("phone" or "email") is proven."""
+        return self.phone_verified if channel == "phone" else self.email_verified
+
+    @property
+    def has_proven_contact(self) -> bool:
+        return self.phone_verified or self.email_verified
 
 
 @dataclass(frozen=True, slots=True)

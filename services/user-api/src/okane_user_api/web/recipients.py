@@ -26,6 +26,8 @@ async def recipient_name(state: AppState, payer: uuid.UUID, raw: str) -> str:
     the same whether or not the payee exists."""
     by, value = normalize_recipient(raw)
     user = await reads.find_user(state.okane.uow, by, value)
+    if user is not None and state.settings.verify_contacts == "required" and not user.verified(by):
+        user = None  # an unproven address finds nobody, exactly as an unknown one
     if user is None or not await reads.is_contact(state.okane.uow, payer, user.id):
         settings = state.settings
         wait = await state.limiter.hit(

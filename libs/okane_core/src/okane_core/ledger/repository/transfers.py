@@ -1,4 +1,4 @@
-"""SQL of P2P transfers: one call of ``okane_transfers_v2`` (migrations 0005 and 0009) applies a
+"""SQL of P2P transfers: one call of ``okane_transfers_v2`` (migrations 0005 and 0010) applies a
 batch of transfers, whatever the connection: a unit of work's session or the batcher's raw
 one."""
 
@@ -16,7 +16,7 @@ TRANSFERS_SQL = (
     "%(key)s::text[], %(hash)s::bytea[], %(by)s::text[], %(ref)s::text[], "
     "%(amount)s::bigint[], %(note)s::text[], %(txn)s::uuid[], %(daily_limit)s::bigint, "
     "%(key_ttl)s::integer, %(timezone)s::text, %(new_payees)s::integer, "
-    "%(new_payee_window)s::integer)"
+    "%(new_payee_window)s::integer, %(verified_only)s::boolean)"
 )
 
 

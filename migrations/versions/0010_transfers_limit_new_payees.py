@@ -1,6 +1,7 @@
 """``okane_transfers_v2``: ``okane_transfers_v1`` plus a per-payer limit on payees that are not
 yet the payer's contacts, so that transfers cannot walk the user base (each answer names the
-payee, or says there is none).
+payee, or says there is none), and, with ``p_verified_only``, payees found by phone or email
+only through a verified one (an unverified address is answered as "no such user").
 
 Each transfer to someone the payer has never paid or been paid by (or to nobody at all) counts
 in the payer's ``payee-lookup`` window in ``rate_limits``, the same counter the web app's
@@ -8,8 +9,8 @@ recipient look-up uses; over ``p_new_payees`` the transfer is refused with ``rat
 before anything says whether the payee exists, and ``left_today`` carries the seconds until the
 window ends. v1 stays for pods of the previous release during a rolling upgrade.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from pathlib import Path
 
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -40,7 +41,8 @@ SIGNATURE_V1 = """    p_timezone text
 ) RETURNS SETOF okane_transfer_outcome_v1"""
 SIGNATURE_V2 = """    p_timezone text,
     p_new_payees integer,            -- payees outside the payer's contacts, per window
-    p_new_payee_window_seconds integer
+    p_new_payee_window_seconds integer,
+    p_verified_only boolean          -- phones and emails find a payee only once verified
 ) RETURNS SETOF okane_transfer_outcome_v1"""
 
 DECLARE_V1 = "    found_name text;\nBEGIN"
@@ -74,12 +76,26 @@ CHECKS_V2 = """        -- A payee outside the payer's contacts (or nobody) count
         ELSIF payee_account[i] IS NULL THEN"""
 
 
+PHONE_V1 = "WHERE u.phone = p_ref[i];"
+PHONE_V2 = (
+    "WHERE u.phone = p_ref[i]\n"
+    "                AND (NOT p_verified_only OR u.phone_verified_at IS NOT NULL);"
+)
+EMAIL_V1 = "WHERE u.email = p_ref[i];"
+EMAIL_V2 = (
+    "WHERE u.email = p_ref[i]\n"
+    "                AND (NOT p_verified_only OR u.email_verified_at IS NOT NULL);"
+)
+
+
 def _v2() -> str:
     text = _v1_text().replace("FUNCTION okane_transfers_v1(", "FUNCTION okane_transfers_v2(")
     for old, new in [
         (SIGNATURE_V1, SIGNATURE_V2),
         (DECLARE_V1, DECLARE_V2),
         (CHECKS_V1, CHECKS_V2),
+        (PHONE_V1, PHONE_V2),
+        (EMAIL_V1, EMAIL_V2),
     ]:
         if text.count(old) != 1:
             raise RuntimeError(f"okane_transfers_v1 changed; cannot derive v2 at {old!r}")
@@ -94,5 +110,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(
         "DROP FUNCTION IF EXISTS okane_transfers_v2(uuid[], uuid[], text[], bytea[], text[], "
-        "text[], bigint[], text[], uuid[], bigint, integer, text, integer, integer)"
+        "text[], bigint[], text[], uuid[], bigint, integer, text, integer, integer, boolean)"
     )
