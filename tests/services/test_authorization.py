@@ -24,6 +24,10 @@ PUBLIC = {
     ("POST", "/v1/auth/refresh"),
     ("GET", "/v1/auth/google/login"),
     ("GET", "/v1/auth/google/callback"),
+    # Proof by possession of a code, never by token: answered alike for every account.
+    ("POST", "/v1/auth/password-reset"),
+    ("POST", "/v1/auth/password-reset/confirm"),
+    ("POST", "/v1/email-verification"),
 }
 
 
@@ -46,6 +50,9 @@ async def test_every_endpoint_requires_a_token_and_scopes_objects_to_their_owner
             "/v1/withdrawals": {"amount": 100},
             "/v1/auth/logout": {},
             "/v1/me": {"name": "Hacked"},
+            "/v1/me/password": {"current_password": "x", "new_password": "y" * 12},
+            "/v1/me/verification": {"channel": "phone"},
+            "/v1/me/verification/confirm": {"channel": "phone", "code": "000000"},
             "/v1/admin/transactions/{transaction_id}/reversal": {},
             "/v1/admin/requests/{request_id}/approval": {},
             "/v1/admin/requests/{request_id}/rejection": {},

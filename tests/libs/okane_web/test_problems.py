@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "AlreadyDecided": ("already_decided", 409),
     "AlreadyVerified": ("already_verified", 409),
     "InvalidCode": ("invalid_code", 422),
+    "WrongPassword": ("wrong_password", 422),
     "Conflict": ("conflict", 409),
     "IdempotencyConflict": ("idempotency_conflict", 409),
     "AlreadySettled": ("already_settled", 409),

@@ -77,6 +77,12 @@ class InvalidRequest(OkaneError):
     category = Category.INVALID
 
 
+class WrongPassword(InvalidRequest):
+    """The current password, asked for again before changing it, is not the right one."""
+
+    code = "wrong_password"
+
+
 class InvalidCode(InvalidRequest):
     """A one-time code that is wrong, used, expired or tried too often."""
 

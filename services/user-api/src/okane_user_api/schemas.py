@@ -59,6 +59,34 @@ class LoginRequest(Request):
     password: StrictStr = Field(min_length=1, max_length=128, pattern=NO_NUL)
 
 
+Password = Annotated[StrictStr, Field(min_length=8, max_length=128, pattern=NO_NUL)]
+
+
+class PasswordChange(Request):
+    current_password: StrictStr = Field(min_length=1, max_length=128, pattern=NO_NUL)
+    new_password: Password
+
+
+class ResetRequest(Request):
+    login: StrictStr = Field(
+        min_length=1, max_length=254, pattern=NO_NUL, description="phone or email"
+    )
+
+
+class ResetConfirm(ResetRequest):
+    code: StrictStr = Field(
+        min_length=6,
+        max_length=128,
+        pattern=NO_NUL,
+        description="the six digits of the SMS, or the code of the email",
+    )
+    new_password: Password
+
+
+class ResetStarted(BaseModel):
+    detail: str
+
+
 class RefreshRequest(Request):
     refresh_token: StrictStr = Field(min_length=1, max_length=256, pattern=NO_NUL)
 

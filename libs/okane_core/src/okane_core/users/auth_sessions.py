@@ -164,3 +164,18 @@ async def revoke_own(session: AsyncSession, user_id: uuid.UUID, session_id: uuid
         {"id": session_id, "user_id": user_id},
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_all(
+    session: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    """End every live session of the user (but ``keep``); returns the ones it ended."""
+    result = await session.execute(
+        text(
+            "UPDATE auth_sessions SET revoked_at = now() WHERE user_id = :user_id "
+            "AND revoked_at IS NULL AND expires_at > now() "
+            "AND id IS DISTINCT FROM CAST(:keep AS uuid) RETURNING id"
+        ),
+        {"user_id": user_id, "keep": keep},
+    )
+    return list(result.scalars())

@@ -14,6 +14,9 @@ from okane_user_api.deps import CurrentUser, Revocation, State, client_address
 from okane_user_api.schemas import (
     LoginRequest,
     RefreshRequest,
+    ResetConfirm,
+    ResetRequest,
+    ResetStarted,
     SessionList,
     SessionOut,
     SignupRequest,
@@ -100,6 +103,40 @@ async def end_session(
     before this answers."""
     await logins.end_own_session(state.okane.uow, principal.user_id, session_id)
     await revocations.publish(principal.user_id, session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(413, 422, 429),
+)
+async def start_password_reset(body: ResetRequest, request: Request, state: State) -> ResetStarted:
+    """Ask for a code to set a new password. The answer is the same whether or not an account
+    matches: the code goes only to a proven phone or email of a matching account."""
+    await service.start_reset(state, login=body.login, client=client_address(request))
+    return ResetStarted(
+        detail="If an account with a verified phone or email matches, a code is on its way."
+    )
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(413, 422, 429, d422="invalid input, or a wrong or used code"),
+)
+async def confirm_password_reset(
+    body: ResetConfirm, request: Request, state: State, revocations: Revocation
+) -> Response:
+    """Set a new password with the code; every session of the account ends."""
+    await service.finish_reset(
+        state,
+        revocations,
+        login=body.login,
+        code=body.code,
+        new=body.new_password,
+        client=client_address(request),
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

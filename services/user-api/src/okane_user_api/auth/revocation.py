@@ -48,21 +48,28 @@ class Revocations:
         return not await logins.is_active(self._uow, session_id)
 
     async def publish(self, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
-        """Called after the revocation committed: wait until every replica's lease has seen
-        it. Replicas of the previous release check Redis, so it is written there too while a
-        rolling upgrade runs both (best effort, through the breaker; drop one release later)."""
+        await self.publish_many(user_id, [session_id])
+
+    async def publish_many(self, user_id: uuid.UUID, session_ids: list[uuid.UUID]) -> None:
+        """Called after the revocations committed: wait until every replica's lease has seen
+        them. Replicas of the previous release check Redis, so they are written there too
+        while a rolling upgrade runs both (best effort, through the breaker; drop one release
+        later)."""
 
         async def write() -> list[object]:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for key in (
-                    keys.revoked_session(user_id, session_id),
-                    keys.previous_revoked_session(user_id, session_id),
-                ):
-                    pipe.set(key, b"1", ex=self._ttl + 60)
+                for session_id in session_ids:
+                    for key in (
+                        keys.revoked_session(user_id, session_id),
+                        keys.previous_revoked_session(user_id, session_id),
+                    ):
+                        pipe.set(key, b"1", ex=self._ttl + 60)
                 return list(await pipe.execute())
 
+        if not session_ids:
+            return
         try:
             await self._breaker.call(write)
         except RedisError as error:
-            log.warning("revoked session not written for previous-release replicas: %s", error)
+            log.warning("revoked sessions not written for previous-release replicas: %s", error)
         await asyncio.sleep(self._lease.seconds)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from okane_core.app import logins, profiles, reads
+from okane_core.app import credentials, logins, profiles, reads
 from okane_core.errors import (
     AuthenticationFailed,
     InvalidCredentials,
     InvalidRequest,
     RateLimited,
+    WrongPassword,
 )
 from okane_core.ids import new_id
 from okane_core.users.domain import normalize_email, normalize_phone
@@ -131,3 +132,62 @@ async def refresh(state: AppState, revocations: Revocations, token: str) -> Issu
 async def logout(state: AppState, revocations: Revocations, principal: Principal) -> None:
     await logins.end_session(state.okane.uow, principal.session_id)
     await revocations.publish(principal.user_id, principal.session_id)
+
+
+async def change_password(
+    state: AppState, revocations: Revocations, principal: Principal, *, current: str, new: str
+) -> None:
+    """Needs the current password (a stolen access token alone cannot lock the owner out);
+    every other session ends; the owner is told."""
+    settings = state.settings
+    subject = str(principal.user_id)
+    wait = await state.limiter.peek("password-change", subject, settings.login_attempts_per_account)
+    if wait is not None:
+        raise RateLimited("too many wrong passwords; wait and try again", retry_after=wait)
+    user = await reads.get_user(state.okane.uow, principal.user_id)
+    if user is None or not await state.passwords.verify(user.password_hash, current):
+        await state.limiter.hit(
+            "password-change",
+            subject,
+            settings.login_attempts_per_account,
+            settings.login_window_seconds,
+        )
+        raise WrongPassword("the current password is not right", field="current_password")
+    ended = await credentials.change_password(
+        state.okane, user.id, await state.passwords.hash(new), keep=principal.session_id
+    )
+    await revocations.publish_many(ended.user_id, ended.sessions)
+
+
+async def _reset_limits(state: AppState, login: str, client: str) -> tuple[str, str]:
+    settings = state.settings
+    wait = await state.limiter.hit(
+        "reset-address", client, settings.login_attempts_per_address, settings.login_window_seconds
+    )
+    if wait is not None:
+        raise RateLimited("too many password resets from this address", retry_after=wait)
+    try:
+        by, value = _identify(login)
+    except InvalidRequest:
+        by, value = "email", login.strip().lower()
+    return by, value
+
+
+async def start_reset(state: AppState, *, login: str, client: str) -> None:
+    """Answered the same whether or not the account exists or has a proven address."""
+    by, value = await _reset_limits(state, login, client)
+    settings = state.settings
+    wait = await state.limiter.hit("reset-account", f"{by}:{value}", settings.codes_per_hour, 3600)
+    if wait is not None:
+        raise RateLimited("too many password resets for this account", retry_after=wait)
+    await credentials.start_reset(state.okane, by, value)
+
+
+async def finish_reset(
+    state: AppState, revocations: Revocations, *, login: str, code: str, new: str, client: str
+) -> None:
+    by, value = await _reset_limits(state, login, client)
+    ended = await credentials.finish_reset(
+        state.okane, by, value, code, await state.passwords.hash(new)
+    )
+    await revocations.publish_many(ended.user_id, ended.sessions)

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Header, Query, Response, status
 
 from okane_core.app import profiles, reads, topups, transfers, withdrawals
 from okane_core.ledger.views import TransactionView
-from okane_user_api.deps import CurrentUser, State, TokenUser
+from okane_user_api.auth import service as auth_service
+from okane_user_api.deps import CurrentUser, Revocation, State, TokenUser
 from okane_user_api.schemas import (
     ContactList,
     ContactOut,
+    PasswordChange,
     ProfileUpdate,
     TopupRequest,
     TransactionOut,
@@ -70,6 +72,22 @@ async def update_me(body: ProfileUpdate, principal: CurrentUser, state: State) -
         state.okane, principal.user_id, name=body.name, email=body.email
     )
     return UserOut.of(user)
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 413, 422, 429, d422="invalid input, or a wrong password"),
+)
+async def change_password(
+    body: PasswordChange, principal: CurrentUser, state: State, revocations: Revocation
+) -> Response:
+    """Change the password (the current one is needed): every other device is signed out, and
+    the owner is told."""
+    await auth_service.change_password(
+        state, revocations, principal, current=body.current_password, new=body.new_password
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/wallet", responses=AUTH)
