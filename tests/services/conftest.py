@@ -76,6 +76,7 @@ def start_stack(
         "OKANE_BANK_WEBHOOK_SECRET": webhook_secret,
         "OKANE_LOGIN_ATTEMPTS_PER_ADDRESS": "100000",
         "OKANE_PAYEE_LOOKUPS_PER_WINDOW": "100000",
+        "OKANE_SIGNUPS_PER_ADDRESS": "100000",
         # Black-box clients pay people by phone right after sign-up, without reading the
         # development mailbox; tests of verification start their stacks with "required".
         "OKANE_VERIFY_CONTACTS": "off",

@@ -42,7 +42,8 @@ def traced(
         jwt_secret="t" * 48,
         bank_webhook_secret=secret,
         login_attempts_per_address=100_000,  # every test signs in from 127.0.0.1
-        verify_contacts="off",  # payees are found by phones nobody verified
+        verify_contacts="off",
+        signups_per_address=100_000,  # payees are found by phones nobody verified
     )
     api_app = create_user_api(settings, span_processor=processor)
     webhook_app = create_webhook(settings, span_processor=processor)

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from okane_core.localstack import Endpoints
@@ -16,6 +17,7 @@ from tests.services.client import next_phone
 from tests.services.conftest import Stack, start_stack, stop_stack
 
 ATTEMPTS = 3
+SIGNUPS = 20  # per client address per hour
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +31,7 @@ def proving_stack(
         OKANE_VERIFY_CONTACTS="required",
         OKANE_DEV_MAILBOX="true",
         OKANE_CODE_ATTEMPTS=str(ATTEMPTS),
+        OKANE_SIGNUPS_PER_ADDRESS=str(SIGNUPS),
     )
     yield running
     stop_stack(running)
@@ -126,3 +129,22 @@ async def test_a_changed_email_is_unproven_and_its_old_address_is_told(
         # The old address's link no longer proves anything.
         stale = await api.http.get("/verify-email", params={"token": token})
         assert stale.status_code == 422
+
+
+async def test_a_taken_phone_is_refused_its_owner_told_and_sign_ups_are_throttled(
+    proving_stack: Stack,
+) -> None:
+    async with proving_stack.api() as api:
+        owner = await api.signup("Owner")
+        body = {"name": "Copycat", "phone": owner.phone, "password": "another password"}
+        taken = await api.http.post("/v1/auth/signup", json=body)
+        assert taken.status_code == 409 and taken.json()["field"] == "phone"
+        told = [m for m in await api.mailbox(owner.phone) if m["kind"] == "signup_attempt"]
+        assert len(told) == 1
+    transport = httpx.AsyncHTTPTransport(local_address="127.0.0.8")
+    async with httpx.AsyncClient(base_url=proving_stack.api_url, transport=transport) as http:
+        codes = []
+        for _ in range(SIGNUPS + 1):
+            fresh = {"name": "Bulk", "phone": next_phone(), "password": "bulk password"}
+            codes.append((await http.post("/v1/auth/signup", json=fresh)).status_code)
+        assert codes == [201] * SIGNUPS + [429]

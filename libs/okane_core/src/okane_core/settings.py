@@ -180,6 +180,9 @@ class Settings(BaseSettings):
         default=30, description="login attempts per client address per window before 429"
     )
     login_window_seconds: PositiveInt = 15 * 60
+    signups_per_address: PositiveInt = Field(
+        default=10, description="sign-ups per client address per hour before 429"
+    )
     max_body_bytes: PositiveInt = 64 * 1024
 
     # Google sign-in (OpenID Connect).

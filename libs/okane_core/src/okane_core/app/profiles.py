@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.app.context import Okane
-from okane_core.app.verification import CHANNELS, VERIFY, address_of, issue_code
+from okane_core.app.verification import CHANNELS, VERIFY, address_of, issue_code, notify
 from okane_core.errors import AuthenticationFailed, DuplicateUser, UserNotFound
 from okane_core.users import notifications
 from okane_core.users import repository as users
@@ -37,6 +37,29 @@ async def sign_up(
         return user
 
     return await okane.uow.write(work)
+
+
+async def refuse_taken(okane: Okane, *, phone: str, email: str | None) -> None:
+    """Refuse a sign-up with a phone or email someone already has, and tell that someone."""
+
+    async def work(s: AsyncSession) -> str | None:
+        for by, value in (("phone", phone), ("email", email)):
+            owner = None if value is None else await users.find_user(s, by, value)
+            if owner is not None:
+                await notify(
+                    s,
+                    owner,
+                    kind="signup_attempt",
+                    subject="Someone tried to sign up with your details",
+                    body=f"Someone tried to create an OKANE account with your {by}. Your "
+                    "wallet is unchanged; if it was you, log in or reset your password.",
+                )
+                return by
+        return None
+
+    taken = await okane.uow.write(work)
+    if taken is not None:
+        raise DuplicateUser(f"a user with this {taken} already exists", field=taken)
 
 
 async def google_user(okane: Okane, *, subject: str, email: str | None, name: str) -> UserRecord:

@@ -40,12 +40,17 @@ def _pair(tokens: IssuedTokens) -> TokenPair:
 @router.post(
     "/signup",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409, 413, 422),
+    responses=problem_responses(409, 413, 422, 429),
 )
-async def signup(body: SignupRequest, state: State) -> UserOut:
-    """Create an account and its INR wallet."""
+async def signup(body: SignupRequest, request: Request, state: State) -> UserOut:
+    """Create an account and its INR wallet; codes to prove the phone (and email) are sent."""
     user = await service.signup(
-        state, name=body.name, phone=body.phone, email=body.email, password=body.password
+        state,
+        name=body.name,
+        phone=body.phone,
+        email=body.email,
+        password=body.password,
+        client=client_address(request),
     )
     return UserOut.of(user)
 

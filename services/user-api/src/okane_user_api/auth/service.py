@@ -30,10 +30,19 @@ class IssuedTokens:
 
 
 async def signup(
-    state: AppState, *, name: str, phone: str, email: str | None, password: str
+    state: AppState, *, name: str, phone: str, email: str | None, password: str, client: str
 ) -> UserRecord:
-    password_hash = await state.passwords.hash(password)
+    """Throttled per client address; a phone or email already taken is refused before any
+    password is hashed, and its owner is told of the attempt."""
+    wait = await state.limiter.hit(
+        "signup-address", client, state.settings.signups_per_address, 3600
+    )
+    if wait is not None:
+        raise RateLimited("too many sign-ups from this address", retry_after=wait)
+    clean_phone = normalize_phone(phone)
     clean_email = None if email is None else normalize_email(email)
+    await profiles.refuse_taken(state.okane, phone=clean_phone, email=clean_email)
+    password_hash = await state.passwords.hash(password)
     return await profiles.sign_up(
         state.okane,
         name=name,

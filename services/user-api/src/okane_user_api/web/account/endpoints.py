@@ -111,7 +111,12 @@ async def signup(page: AnyPage) -> Response:
     try:
         body = validate(SignupRequest, **values)
         user = await auth_service.signup(
-            page.state, name=body.name, phone=body.phone, email=body.email, password=body.password
+            page.state,
+            name=body.name,
+            phone=body.phone,
+            email=body.email,
+            password=body.password,
+            client=client_address(page.request),
         )
     except (InvalidRequest, DuplicateUser) as error:
         message = error.message
