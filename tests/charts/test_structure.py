@@ -417,3 +417,23 @@ def test_production_renders_no_in_repo_servers() -> None:
     assert not manifests.of("PersistentVolumeClaim")
     rendered = yaml.safe_dump_all(manifests.objects)
     assert "okane-connections" in rendered
+
+
+def _forwarded_allow_ips(*sets: str) -> str:
+    manifests = render("default", *sets)
+    deployment = manifests.get("Deployment", f"{RELEASE}-user-api")
+    [container] = [c for c in containers(deployment) if c["name"] == "user-api"]
+    return env_of(container, manifests)["FORWARDED_ALLOW_IPS"]
+
+
+def test_x_forwarded_for_is_trusted_only_from_the_ingress_controllers_range() -> None:
+    assert _forwarded_allow_ips() == "10.244.0.0/16"  # kind's pod network
+    # No ingress and no range: nobody's X-Forwarded-For is believed.
+    assert _forwarded_allow_ips("ingress.enabled=false", "userApi.forwardedAllowIps=") == (
+        "127.0.0.1"
+    )
+    error = render_error_of("userApi.forwardedAllowIps=")
+    assert "userApi.forwardedAllowIps" in error and "ingress controller" in error
+    error = render_error_of("userApi.forwardedAllowIps=*", "networkPolicy.enabled=false")
+    assert "networkPolicy.enabled" in error
+    assert _forwarded_allow_ips("userApi.forwardedAllowIps=*") == "*"  # with the policy on
