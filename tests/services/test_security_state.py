@@ -28,6 +28,7 @@ from tests.services.conftest import Stack, start_stack, stop_stack
 ATTEMPTS = 3  # failures per (account, address)
 ACCOUNT_FAILURES = 6  # failures per account, from every address
 NEW_PAYEES = 5  # payees outside one's contacts per window
+STREAMS = 2  # open event streams per user (per process)
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,7 @@ def security_stack(
         OKANE_LOGIN_ATTEMPTS_PER_ACCOUNT=str(ATTEMPTS),
         OKANE_LOGIN_FAILURES_PER_ACCOUNT=str(ACCOUNT_FAILURES),
         OKANE_PAYEE_LOOKUPS_PER_WINDOW=str(NEW_PAYEES),
+        OKANE_STREAMS_PER_USER=str(STREAMS),
     )
     yield running
     stop_stack(running)
@@ -251,3 +253,38 @@ async def test_transfers_cannot_walk_the_user_base(security_stack: Stack) -> Non
         to_friend = await api.transfer(prober, friend.phone, 10)
         assert to_friend.status_code == 201 and to_friend.json()["status"] == "success"
         assert await api.wallet(prober) == (90, 0)
+
+
+async def test_a_user_holds_a_bounded_number_of_open_streams(security_stack: Stack) -> None:
+    async with security_stack.api() as api:
+        user, other = await api.signup("Many Tabs"), await api.signup("Other")
+        headers = {**user.auth, "Accept": "text/event-stream"}
+        opened: list[asyncio.Event] = []
+
+        async def hold(until: asyncio.Event) -> None:
+            started = asyncio.Event()
+            opened.append(started)
+            async with api.http.stream("GET", "/v1/events", headers=headers, timeout=None) as r:
+                assert r.status_code == 200
+                async for _ in r.aiter_lines():
+                    started.set()
+                    if until.is_set():
+                        return
+
+        release = [asyncio.Event() for _ in range(STREAMS)]
+        holders = [asyncio.create_task(hold(e)) for e in release]
+        await asyncio.wait_for(asyncio.gather(*(o.wait() for o in opened)), timeout=20)
+        refused = await api.http.get("/v1/events", headers=headers)
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+        theirs = {**other.auth, "Accept": "text/event-stream"}
+        async with api.http.stream("GET", "/v1/events", headers=theirs) as others:
+            assert others.status_code == 200  # another user is not affected
+        for holder in holders:
+            holder.cancel()
+        await asyncio.gather(*holders, return_exceptions=True)
+        for _ in range(50):  # the server notices the closed streams
+            async with api.http.stream("GET", "/v1/events", headers=headers) as again:
+                if again.status_code == 200:
+                    break
+            await asyncio.sleep(0.2)
+        assert again.status_code == 200

@@ -180,6 +180,9 @@ class Settings(BaseSettings):
         default=30, description="login attempts per client address per window before 429"
     )
     login_window_seconds: PositiveInt = 15 * 60
+    streams_per_user: PositiveInt = Field(
+        default=5, description="open event streams per user per user-api process before 429"
+    )
     signups_per_address: PositiveInt = Field(
         default=10, description="sign-ups per client address per hour before 429"
     )

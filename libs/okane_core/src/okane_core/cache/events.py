@@ -132,6 +132,10 @@ class EventHub:
             for waiter in self._listeners.get(user, ()):
                 waiter.set()
 
+    def listening(self, user_id: uuid.UUID) -> int:
+        """How many streams of this user this process has open."""
+        return len(self._listeners.get(str(user_id), ()))
+
     @contextlib.asynccontextmanager
     async def listen(self, user_id: uuid.UUID) -> AsyncIterator[asyncio.Event]:
         waiter = asyncio.Event()

@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from redis.exceptions import RedisError
 
 from okane_core.cache.events import Event
+from okane_core.errors import RateLimited
 from okane_user_api.auth.tokens import Principal
 from okane_user_api.deps import CurrentUser, State, revocations_of
 from okane_user_api.state import AppState
@@ -29,6 +30,7 @@ POLL_SECONDS = 5.0  # a safety net under the pub/sub wake-ups (and the fallback 
 # How often an idle stream checks that its session still holds: a logout or revocation (seen
 # by the process's trust lease within L/4) ends the stream within about this long.
 SESSION_CHECK_SECONDS = 1.0
+STREAM_RETRY_SECONDS = 5
 
 
 def _frame(event_id: str | None, data: dict[str, Any]) -> bytes:
@@ -118,7 +120,7 @@ async def _stream(
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "a stream of wallet events"},
-        **problem_responses(401, 422),
+        **problem_responses(401, 422, 429, d429="too many open streams"),
     },
 )
 async def events(
@@ -134,7 +136,13 @@ async def events(
 def event_stream(
     request: Request, state: AppState, principal: Principal, last_event_id: str | None
 ) -> StreamingResponse:
-    """The stream of ``principal``'s wallet events (also served to the web app's pages)."""
+    """The stream of ``principal``'s wallet events (also served to the web app's pages), at
+    most ``streams_per_user`` of them at once per user in this process."""
+    if state.hub.listening(principal.user_id) >= state.settings.streams_per_user:
+        raise RateLimited(
+            "too many open event streams; close one (another tab or device) first",
+            retry_after=STREAM_RETRY_SECONDS,
+        )
     return StreamingResponse(
         _stream(request, state, principal, last_event_id),
         media_type="text/event-stream",
