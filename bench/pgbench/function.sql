@@ -9,4 +9,4 @@ SELECT phone AS cphone FROM bench_wallets WHERE n = :c \gset
 SELECT count(*) FROM okane_transfers_v2(ARRAY[CAST(:du AS uuid)], ARRAY[CAST(:ds AS uuid)],
   ARRAY[gen_random_uuid()::text], ARRAY['\x00'::bytea], ARRAY['phone'], ARRAY[CAST(:cphone AS text)],
   ARRAY[1]::bigint[], ARRAY[NULL]::text[], ARRAY[uuidv7()], 20000000, 86400, 'Asia/Kolkata',
-  1000000000, 600, false);
+  NULL, 600, false);

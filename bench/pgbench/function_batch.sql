@@ -15,4 +15,4 @@ WITH pick AS (
 )
 SELECT count(*) FROM arrays, okane_transfers_v2(arrays.payer, arrays.session, arrays.key,
   arrays.hash, arrays.by, arrays.ref, arrays.amount, arrays.note, arrays.txn, 20000000, 86400,
-  'Asia/Kolkata', 1000000000, 600, false);
+  'Asia/Kolkata', NULL, 600, false);

@@ -40,7 +40,7 @@ def _v1_text() -> str:
 SIGNATURE_V1 = """    p_timezone text
 ) RETURNS SETOF okane_transfer_outcome_v1"""
 SIGNATURE_V2 = """    p_timezone text,
-    p_new_payees integer,            -- payees outside the payer's contacts, per window
+    p_new_payees integer,            -- payees outside the payer's contacts per window; NULL: any
     p_new_payee_window_seconds integer,
     p_verified_only boolean          -- phones and emails find a payee only once verified
 ) RETURNS SETOF okane_transfer_outcome_v1"""
@@ -52,9 +52,9 @@ CHECKS_V1 = """        -- Refusals write nothing: the claim made above is withdr
         IF payee_account[i] IS NULL THEN"""
 CHECKS_V2 = """        -- A payee outside the payer's contacts (or nobody) counts as a look-up;
         -- over the limit the answer is the same whether or not the payee exists.
-        IF payee_user[i] IS NULL OR NOT EXISTS (
+        IF p_new_payees IS NOT NULL AND (payee_user[i] IS NULL OR NOT EXISTS (
             SELECT 1 FROM contacts c WHERE c.owner_id = p_payer[i] AND c.contact_id = payee_user[i]
-        ) THEN
+        )) THEN
             INSERT INTO rate_limits AS rl (key, count, window_ends)
             VALUES ('payee-lookup:' || p_payer[i]::text, 1,
                 now() + make_interval(secs => p_new_payee_window_seconds))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveInt, SecretStr
+from pydantic import Field, NonNegativeInt, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # 1 rupee = 100 paise. Limits are in paise, like every amount in OKANE.
@@ -49,10 +49,11 @@ class Settings(BaseSettings):
     currency: str = Field(default="INR", pattern=r"^[A-Z]{3}$")
     max_transaction_amount: PositiveInt = 1_00_000 * RUPEE
     daily_outgoing_limit: PositiveInt = 2_00_000 * RUPEE
-    payee_lookups_per_window: PositiveInt = Field(
+    payee_lookups_per_window: NonNegativeInt = Field(
         default=30,
         description="payees outside one's contacts (or nobody) a user may pay or look up per "
-        "window, on every path (API transfers, the web app's look-up)",
+        "window, on every path (API transfers, the web app's look-up); 0: no limit (load "
+        "tests only)",
     )
     payee_lookup_window_seconds: PositiveInt = 10 * 60
     daily_topup_limit: PositiveInt = 2_00_000 * RUPEE

@@ -119,7 +119,7 @@ def batch_parameters(ledger: Ledger, requests: Sequence[TransferRequest]) -> dic
         "daily_limit": ledger.settings.daily_outgoing_limit,
         "key_ttl": ledger.settings.idempotency_ttl_seconds,
         "timezone": LIMIT_TIMEZONE,
-        "new_payees": ledger.settings.payee_lookups_per_window,
+        "new_payees": ledger.settings.payee_lookups_per_window or None,  # None: no limit
         "new_payee_window": ledger.settings.payee_lookup_window_seconds,
         "verified_only": ledger.settings.verify_contacts == "required",
     }

@@ -28,12 +28,13 @@ async def recipient_name(state: AppState, payer: uuid.UUID, raw: str) -> str:
     user = await reads.find_user(state.okane.uow, by, value)
     if user is not None and state.settings.verify_contacts == "required" and not user.verified(by):
         user = None  # an unproven address finds nobody, exactly as an unknown one
-    if user is None or not await reads.is_contact(state.okane.uow, payer, user.id):
+    limit = state.settings.payee_lookups_per_window
+    if limit and (user is None or not await reads.is_contact(state.okane.uow, payer, user.id)):
         settings = state.settings
         wait = await state.limiter.hit(
             "payee-lookup",
             str(payer),
-            settings.payee_lookups_per_window,
+            limit,
             settings.payee_lookup_window_seconds,
         )
         if wait is not None:
