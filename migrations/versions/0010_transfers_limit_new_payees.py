@@ -1,7 +1,8 @@
 """``okane_transfers_v2``: ``okane_transfers_v1`` plus a per-payer limit on payees that are not
 yet the payer's contacts, so that transfers cannot walk the user base (each answer names the
 payee, or says there is none), and, with ``p_verified_only``, payees found by phone or email
-only through a verified one (an unverified address is answered as "no such user").
+only through a verified one (an unverified address is answered as "no such user"); and a
+contact keeps what the payer typed (``paid_as``), the only address a contact list shows.
 
 Each transfer to someone the payer has never paid or been paid by (or to nobody at all) counts
 in the payer's ``payee-lookup`` window in ``rate_limits``, the same counter the web app's
@@ -88,6 +89,24 @@ EMAIL_V2 = (
 )
 
 
+CONTACTS_V1 = (
+    "            INSERT INTO contacts AS c (owner_id, contact_id, last_paid_at, payments)\n"
+)
+CONTACTS_V1 += """            SELECT o, k, now(), 1 FROM (VALUES (p_payer[i], payee_user[i]),
+                (payee_user[i], p_payer[i])) AS pair(o, k) ORDER BY o, k
+            ON CONFLICT (owner_id, contact_id) DO UPDATE SET last_paid_at = now(),
+                payments = c.payments + 1;"""
+CONTACTS_V2 = (
+    "            INSERT INTO contacts AS c (owner_id, contact_id, last_paid_at, payments,\n"
+    "                paid_as)\n"
+)
+CONTACTS_V2 += """            SELECT o, k, now(), 1, a FROM (VALUES (p_payer[i], payee_user[i],
+                CASE WHEN p_by[i] IN ('phone', 'email') THEN p_ref[i] END),
+                (payee_user[i], p_payer[i], NULL)) AS pair(o, k, a) ORDER BY o, k
+            ON CONFLICT (owner_id, contact_id) DO UPDATE SET last_paid_at = now(),
+                payments = c.payments + 1, paid_as = coalesce(excluded.paid_as, c.paid_as);"""
+
+
 def _v2() -> str:
     text = _v1_text().replace("FUNCTION okane_transfers_v1(", "FUNCTION okane_transfers_v2(")
     for old, new in [
@@ -96,6 +115,7 @@ def _v2() -> str:
         (CHECKS_V1, CHECKS_V2),
         (PHONE_V1, PHONE_V2),
         (EMAIL_V1, EMAIL_V2),
+        (CONTACTS_V1, CONTACTS_V2),
     ]:
         if text.count(old) != 1:
             raise RuntimeError(f"okane_transfers_v1 changed; cannot derive v2 at {old!r}")
@@ -104,6 +124,7 @@ def _v2() -> str:
 
 
 def upgrade() -> None:
+    op.execute("ALTER TABLE contacts ADD COLUMN paid_as text")
     op.execute(_v2())
 
 
@@ -112,3 +133,4 @@ def downgrade() -> None:
         "DROP FUNCTION IF EXISTS okane_transfers_v2(uuid[], uuid[], text[], bytea[], text[], "
         "text[], bigint[], text[], uuid[], bigint, integer, text, integer, integer, boolean)"
     )
+    op.execute("ALTER TABLE contacts DROP COLUMN IF EXISTS paid_as")

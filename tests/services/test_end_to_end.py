@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from tests.services.conftest import Stack
@@ -96,6 +97,16 @@ async def test_two_people_top_up_pay_each_other_and_withdraw(stack: Stack) -> No
         assert [c["name"] for c in asha_contacts] == ["Carl", "Ravi"]
         ravi_contacts = (await api.http.get("/v1/contacts", headers=ravi.auth)).json()["data"]
         assert [c["name"] for c in ravi_contacts] == ["Asha"]
+        # A contact shows only what its owner typed to pay them: Carl typed Asha's phone;
+        # Asha never typed Carl's, so she sees his name and id, never his phone or email.
+        carl_contacts = (await api.http.get("/v1/contacts", headers=carl.auth)).json()["data"]
+        assert [(c["name"], c["paid_as"]) for c in carl_contacts] == [("Asha", asha.phone)]
+        carl_seen_by_asha = next(c for c in asha_contacts if c["name"] == "Carl")
+        assert carl_seen_by_asha["paid_as"] is None and carl_seen_by_asha["id"] == carl.id
+        assert carl.phone not in json.dumps(asha_contacts)
+        # and pays him back by that id.
+        back = await api.transfer(asha, carl_seen_by_asha["id"], 10)
+        assert back.status_code == 201 and back.json()["status"] == "success", back.text
 
         me = await api.http.get("/v1/me", headers=asha.auth)
         assert me.json()["phone"] == asha.phone

@@ -229,10 +229,12 @@ class TransactionPage(BaseModel):
 
 
 class ContactOut(BaseModel):
-    id: uuid.UUID
+    id: uuid.UUID = Field(description="pay them again by this id")
     name: str
-    phone: str | None
-    email: str | None
+    paid_as: str | None = Field(
+        description="the phone or email you typed when you paid them (their own phone and "
+        "email are never shown)"
+    )
     last_paid_at: datetime
     payments: int
 
@@ -241,8 +243,7 @@ class ContactOut(BaseModel):
         return cls(
             id=contact.user_id,
             name=contact.name,
-            phone=contact.phone,
-            email=contact.email,
+            paid_as=contact.paid_as,
             last_paid_at=contact.last_paid_at,
             payments=contact.payments,
         )

@@ -72,16 +72,19 @@ def decode_user(payload: bytes) -> UserRecord:
 
 
 def encode_contacts(contacts: list[ContactRecord]) -> bytes:
-    return dumps(contacts)
+    # "phone" and "email" stay, empty, for replicas of the previous release during a rolling
+    # upgrade (they read them); drop them one release later.
+    return dumps([{**dataclasses.asdict(c), "phone": None, "email": None} for c in contacts])
 
 
 def decode_contacts(payload: bytes) -> list[ContactRecord]:
+    # An entry of the previous release has no "paid_as" (and the other party's phone and
+    # email, which are not shown): it reads as a contact with nothing typed.
     return [
         ContactRecord(
             user_id=uuid.UUID(c["user_id"]),
             name=c["name"],
-            phone=c["phone"],
-            email=c["email"],
+            paid_as=c.get("paid_as"),
             last_paid_at=datetime.fromisoformat(c["last_paid_at"]),
             payments=c["payments"],
         )

@@ -232,6 +232,8 @@ class Contact(Base):
     contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
     last_paid_at: Mapped[datetime]
     payments: Mapped[int] = mapped_column(server_default=text("0"))
+    # What the owner typed to pay them (a phone or email; migration 0010): all a contact shows.
+    paid_as: Mapped[str | None] = mapped_column(Text)
 
 
 class AuthSession(Base):

@@ -94,7 +94,7 @@ async def list_contacts(
 ) -> list[ContactRecord]:
     rows = await session.execute(
         sql(
-            "SELECT u.id, u.name, u.phone, u.email, c.last_paid_at, c.payments FROM contacts c "
+            "SELECT u.id, u.name, c.paid_as, c.last_paid_at, c.payments FROM contacts c "
             "JOIN users u ON u.id = c.contact_id WHERE c.owner_id = :owner "
             "ORDER BY c.last_paid_at DESC, c.contact_id LIMIT :limit"
         ),
@@ -110,7 +110,7 @@ async def contacts_for_users(
     rows = await session.execute(
         sql(
             "SELECT o.owner, c.* FROM unnest(CAST(:owners AS uuid[])) AS o(owner) "
-            "CROSS JOIN LATERAL (SELECT u.id, u.name, u.phone, u.email, k.last_paid_at, "
+            "CROSS JOIN LATERAL (SELECT u.id, u.name, k.paid_as, k.last_paid_at, "
             "k.payments FROM contacts k JOIN users u ON u.id = k.contact_id "
             "WHERE k.owner_id = o.owner ORDER BY k.last_paid_at DESC, k.contact_id "
             "LIMIT :limit) c"

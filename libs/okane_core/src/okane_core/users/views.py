@@ -32,9 +32,12 @@ class UserRecord:
 
 @dataclass(frozen=True, slots=True)
 class ContactRecord:
+    """Someone the owner paid or was paid by: their name, and only what the owner typed to
+    pay them (``paid_as``, a phone or email; None when they paid the owner, or were paid by
+    id), never the other party's phone or email."""
+
     user_id: uuid.UUID
     name: str
-    phone: str | None
-    email: str | None
+    paid_as: str | None
     last_paid_at: datetime
     payments: int

@@ -8,16 +8,14 @@ import uuid
 
 from okane_core.app import reads
 from okane_core.errors import RateLimited, RecipientNotFound, SelfTransfer
-from okane_core.users.domain import normalize_email, normalize_phone
+from okane_core.users.domain import parse_user_ref
 from okane_user_api.state import AppState
 
 
-def normalize_recipient(raw: str) -> tuple[str, str]:
-    """``("email" | "phone", normalized value)``; anything else is an ``InvalidRequest``."""
-    value = raw.strip()
-    if "@" in value:
-        return "email", normalize_email(value, field="to")
-    return "phone", normalize_phone(value, field="to")
+def normalize_recipient(raw: str) -> tuple[str, str | uuid.UUID]:
+    """``("id" | "email" | "phone", normalized value)`` (a contact is paid again by id);
+    anything else is an ``InvalidRequest``."""
+    return parse_user_ref(raw)
 
 
 async def recipient_name(state: AppState, payer: uuid.UUID, raw: str) -> str:
@@ -26,7 +24,8 @@ async def recipient_name(state: AppState, payer: uuid.UUID, raw: str) -> str:
     the same whether or not the payee exists."""
     by, value = normalize_recipient(raw)
     user = await reads.find_user(state.okane.uow, by, value)
-    if user is not None and state.settings.verify_contacts == "required" and not user.verified(by):
+    unproven = by in ("phone", "email") and user is not None and not user.verified(by)
+    if unproven and state.settings.verify_contacts == "required":
         user = None  # an unproven address finds nobody, exactly as an unknown one
     limit = state.settings.payee_lookups_per_window
     if limit and (user is None or not await reads.is_contact(state.okane.uow, payer, user.id)):
@@ -42,7 +41,7 @@ async def recipient_name(state: AppState, payer: uuid.UUID, raw: str) -> str:
                 "Too many new payees; wait a few minutes and try again.", retry_after=wait
             )
     if user is None:
-        raise RecipientNotFound(f"No OKANE user has this {by}.", field="to")
+        raise RecipientNotFound("No OKANE user has this phone, email or id.", field="to")
     if user.id == payer:
         raise SelfTransfer("That is you: you cannot pay yourself.", field="to")
     return user.name
