@@ -53,7 +53,7 @@ async def test_changing_the_password_needs_the_old_one_and_signs_out_other_devic
             json={"current_password": "not it at all", "new_password": NEW},
             headers=user.auth,
         )
-        assert wrong.status_code == 422 and wrong.json()["field"] == "current_password"
+        assert wrong.status_code == 403 and wrong.json()["field"] == "current_password"
         changed = await api.http.post(
             "/v1/me/password",
             json={"current_password": user.password, "new_password": NEW},
@@ -92,7 +92,7 @@ async def test_a_reset_code_goes_only_to_a_proven_address_and_ends_every_session
             "new_password": NEW,
         }
         wrong = await api.http.post("/v1/auth/password-reset/confirm", json=confirm)
-        assert wrong.status_code == 422 and wrong.json()["code"] == "invalid_code"
+        assert wrong.status_code == 403 and wrong.json()["code"] == "invalid_code"
         stranger = await api.http.post(
             "/v1/auth/password-reset/confirm", json={**confirm, "login": next_phone()}
         )
@@ -109,7 +109,7 @@ async def test_a_reset_code_goes_only_to_a_proven_address_and_ends_every_session
         reused = await api.http.post(
             "/v1/auth/password-reset/confirm", json={**confirm, "code": code}
         )
-        assert reused.status_code == 422
+        assert reused.status_code == 403
         told = [m for m in await api.mailbox(user.phone) if m["kind"] == "password_changed"]
         assert len(told) == 1
 
@@ -128,7 +128,7 @@ async def test_reset_codes_die_after_their_tries(password_stack: Stack) -> None:
             answer = await api.http.post(
                 "/v1/auth/password-reset/confirm", json={**body, "code": wrong}
             )
-            assert answer.status_code == 422
+            assert answer.status_code == 403
         late = await api.http.post("/v1/auth/password-reset/confirm", json={**body, "code": code})
-        assert late.status_code == 422  # the right code, after the tries ran out
+        assert late.status_code == 403  # the right code, after the tries ran out
         assert (await log_in(api, user.phone, user.password)).status_code == 200

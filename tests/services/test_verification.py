@@ -69,7 +69,7 @@ async def test_only_a_verified_phone_or_email_finds_a_payee(proving_stack: Stack
         proven = await api.http.post("/v1/email-verification", json={"token": token})
         assert proven.status_code == 200 and proven.json()["email_verified"] is True
         again = await api.http.post("/v1/email-verification", json={"token": token})
-        assert again.status_code == 422 and again.json()["code"] == "invalid_code"
+        assert again.status_code == 403 and again.json()["code"] == "invalid_code"
         by_email = await api.transfer(payer, payee.email or "", 100)
         assert by_email.status_code == 201, by_email.text
         assert await api.wallet(payee) == (200, 0)
@@ -89,9 +89,9 @@ async def test_a_code_is_bounded_in_tries_and_works_once(proving_stack: Stack) -
             )
 
         answers = [await confirm(wrong) for _ in range(ATTEMPTS)]
-        assert all(a.status_code == 422 and a.json()["field"] == "code" for a in answers)
+        assert all(a.status_code == 403 and a.json()["field"] == "code" for a in answers)
         dead = await confirm(code)  # the right code, after the tries ran out
-        assert dead.status_code == 422
+        assert dead.status_code == 403
         assert (await api.http.get("/v1/me", headers=user.auth)).json()["phone_verified"] is False
 
         sent = await api.http.post(
@@ -101,7 +101,7 @@ async def test_a_code_is_bounded_in_tries_and_works_once(proving_stack: Stack) -
         assert sent.json()["sent_to"].endswith(user.phone[-4:]) and "*" in sent.json()["sent_to"]
         fresh = await api.code_for(user.phone)
         assert (await confirm(fresh)).status_code == 200
-        assert (await confirm(fresh)).status_code == 422  # used
+        assert (await confirm(fresh)).status_code == 403  # used
         done = await api.http.post(
             "/v1/me/verification", json={"channel": "phone"}, headers=user.auth
         )

@@ -77,18 +77,6 @@ class InvalidRequest(OkaneError):
     category = Category.INVALID
 
 
-class WrongPassword(InvalidRequest):
-    """The current password, asked for again before changing it, is not the right one."""
-
-    code = "wrong_password"
-
-
-class InvalidCode(InvalidRequest):
-    """A one-time code that is wrong, used, expired or tried too often."""
-
-    code = "invalid_code"
-
-
 class InvalidAmount(InvalidRequest):
     code = "invalid_amount"
 
@@ -131,6 +119,19 @@ class WebhookRejected(AuthenticationFailed):
 class PermissionDenied(OkaneError):
     code = "forbidden"
     category = Category.FORBIDDEN
+
+
+class WrongPassword(PermissionDenied):
+    """The current password, asked for again before changing it, is not the right one."""
+
+    code = "wrong_password"
+
+
+class InvalidCode(PermissionDenied):
+    """A one-time code that is wrong, used, expired or tried too often: it proves nothing, so
+    what it was to allow is refused."""
+
+    code = "invalid_code"
 
 
 class SecondAdminRequired(PermissionDenied):
@@ -203,6 +204,12 @@ class NotReversible(Conflict):
 
 class AlreadyVerified(Conflict):
     code = "already_verified"
+
+
+class NothingToVerify(Conflict):
+    """The account has no address on that channel."""
+
+    code = "nothing_to_verify"
 
 
 class AlreadyDecided(Conflict):

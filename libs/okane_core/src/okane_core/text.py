@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 # Controls (Cc), format characters (Cf: bidirectional overrides, zero-width joiners and
@@ -31,3 +32,27 @@ def invisible_characters(text: str, *, allowed: frozenset[str] = frozenset()) ->
             continue
         found.add(f"U+{ord(ch):04X}")
     return sorted(found)
+
+
+@functools.cache
+def invisible_class(excluded: frozenset[str] = frozenset()) -> str:
+    """The body of a regex character class of every invisible character but ``excluded``,
+    in literal characters (read alike by Python's re, the Rust regex engine of pydantic and
+    JSON Schema tools), for request schemas that say what :func:`invisible_characters`
+    refuses. Surrogates are left out: they are refused as invalid Unicode."""
+    codes = [
+        code
+        for code in range(0x110000)
+        if not 0xD800 <= code <= 0xDFFF
+        and chr(code) not in excluded
+        and unicodedata.category(chr(code)) in INVISIBLE
+    ]
+    parts: list[str] = []
+    i = 0
+    while i < len(codes):
+        j = i
+        while j + 1 < len(codes) and codes[j + 1] == codes[j] + 1:
+            j += 1
+        parts.append(chr(codes[i]) if i == j else f"{chr(codes[i])}-{chr(codes[j])}")
+        i = j + 1
+    return "".join(parts)

@@ -7,10 +7,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, field_validator
 
-from okane_core.ledger.domain import storable_text
+from okane_core.ledger.domain import NOTE_CONTROLS, storable_text
 from okane_core.ledger.views import TransactionView, Wallet
+from okane_core.text import JOINERS, invisible_characters, invisible_class
 from okane_core.users.domain import EMAIL_PATTERN
 from okane_core.users.views import ContactRecord, UserRecord
 from okane_web.fields import Paise
@@ -18,6 +19,45 @@ from okane_web.fields import Paise
 # Text that PostgreSQL can store (no NUL) and, for names, is not blank.
 NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
+# What people read on another person's screen: no controls, format characters (bidi overrides,
+# zero-width characters) or line separators, as okane_core.text refuses them (a joiner passes
+# here and is checked in context there); a note may have newlines and tabs.
+# The pattern documents the rule for clients and fuzzers; the validator gives the clear reason.
+_HIDDEN = invisible_class(JOINERS)
+NAME_PATTERN = f"^[^{_HIDDEN}]*[^{_HIDDEN}\\s][^{_HIDDEN}]*$"
+_HIDDEN_IN_NOTES = invisible_class(JOINERS | NOTE_CONTROLS)
+NOTE_PATTERN = f"^[^{_HIDDEN_IN_NOTES}]*$"
+
+
+def _visible_name(value: str) -> str:
+    hidden = invisible_characters(value)
+    if hidden:
+        raise ValueError(f"must not contain control or formatting characters ({', '.join(hidden)})")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _visible_note(value: str) -> str:
+    hidden = invisible_characters(value, allowed=NOTE_CONTROLS)
+    if hidden:
+        raise ValueError(
+            "must not contain control or formatting characters other than newline and tab "
+            f"({', '.join(hidden)})"
+        )
+    return value
+
+
+Name = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=100, json_schema_extra={"pattern": NAME_PATTERN}),
+    AfterValidator(_visible_name),
+]
+Note = Annotated[
+    StrictStr,
+    Field(max_length=140, json_schema_extra={"pattern": NOTE_PATTERN}),
+    AfterValidator(_visible_note),
+]
 PHONE_PATTERN = r"^(\+[1-9][0-9]{6,14}|[6-9][0-9]{9}|91[6-9][0-9]{9})$"
 USER_ID_PATTERN = (
     r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
@@ -46,7 +86,7 @@ AMOUNT_MODELS = ("TopupRequest", "TransferRequest", "WithdrawalRequest")
 
 
 class SignupRequest(Request):
-    name: StrictStr = Field(min_length=1, max_length=100, pattern=NOT_BLANK)
+    name: Name
     phone: Phone
     email: Email | None = None
     password: StrictStr = Field(min_length=8, max_length=128, pattern=NO_NUL)
@@ -92,7 +132,7 @@ class RefreshRequest(Request):
 
 
 class ProfileUpdate(Request):
-    name: StrictStr | None = Field(default=None, min_length=1, max_length=100, pattern=NOT_BLANK)
+    name: Name | None = None
     email: Email | None = None
 
 
@@ -107,7 +147,7 @@ class TransferRequest(Request):
         description="the recipient's phone, email or user id",
     )
     amount: Paise
-    note: StrictStr | None = Field(default=None, max_length=140, pattern=NO_NUL)
+    note: Note | None = None
 
 
 class WithdrawalRequest(Request):
@@ -115,7 +155,7 @@ class WithdrawalRequest(Request):
 
 
 class ReversalRequest(Request):
-    note: StrictStr | None = Field(default=None, max_length=140, pattern=NO_NUL)
+    note: Note | None = None
 
 
 class UserOut(BaseModel):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.app.context import Okane
-from okane_core.errors import AlreadyVerified, InvalidCode, InvalidRequest, UserNotFound
+from okane_core.errors import AlreadyVerified, InvalidCode, NothingToVerify, UserNotFound
 from okane_core.ids import new_id
 from okane_core.settings import Settings
 from okane_core.users import codes, notifications
@@ -64,7 +64,7 @@ async def issue_code(
     caller's transaction."""
     address = address_of(user, channel)
     if address is None:
-        raise InvalidRequest(f"there is no {channel} on this account", field="channel")
+        raise NothingToVerify(f"there is no {channel} on this account", field="channel")
     code_id = new_id()
     lifetime = settings.code_lifetime_seconds
     minutes = lifetime // 60

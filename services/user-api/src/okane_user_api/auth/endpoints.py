@@ -128,7 +128,7 @@ async def start_password_reset(body: ResetRequest, request: Request, state: Stat
 @router.post(
     "/password-reset/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(413, 422, 429, d422="invalid input, or a wrong or used code"),
+    responses=problem_responses(403, 413, 422, 429, d403="a wrong, used or expired code"),
 )
 async def confirm_password_reset(
     body: ResetConfirm, request: Request, state: State, revocations: Revocation

@@ -49,7 +49,9 @@ class EmailLink(Request):
 @router.post(
     "/me/verification",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(401, 409, 413, 422, 429, d409="already verified"),
+    responses=problem_responses(
+        401, 409, 413, 422, 429, d409="already verified, or no such address on the account"
+    ),
 )
 async def send_code(
     body: VerificationRequest, principal: CurrentUser, state: State
@@ -59,7 +61,10 @@ async def send_code(
     return VerificationSent(channel=body.channel, sent_to=sent.masked, expires_in=sent.expires_in)
 
 
-@router.post("/me/verification/confirm", responses=problem_responses(401, 413, 422))
+@router.post(
+    "/me/verification/confirm",
+    responses=problem_responses(401, 403, 413, 422, d403="a wrong, used or expired code"),
+)
 async def confirm_code(body: VerificationConfirm, principal: CurrentUser, state: State) -> UserOut:
     """Prove the address with the code it received; a wrong code counts as one try."""
     user = await verification.confirm_verification(
@@ -68,7 +73,10 @@ async def confirm_code(body: VerificationConfirm, principal: CurrentUser, state:
     return UserOut.of(user)
 
 
-@router.post("/email-verification", responses=problem_responses(413, 422))
+@router.post(
+    "/email-verification",
+    responses=problem_responses(403, 413, 422, d403="a wrong, used or expired link"),
+)
 async def confirm_email_link(body: EmailLink, state: State) -> UserOut:
     """The token of a verification email's link: proves the email without signing in."""
     return UserOut.of(await verification.confirm_email_link(state.okane, body.token))

@@ -77,7 +77,7 @@ async def update_me(body: ProfileUpdate, principal: CurrentUser, state: State) -
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 413, 422, 429, d422="invalid input, or a wrong password"),
+    responses=problem_responses(401, 403, 413, 422, 429, d403="the current password is not right"),
 )
 async def change_password(
     body: PasswordChange, principal: CurrentUser, state: State, revocations: Revocation

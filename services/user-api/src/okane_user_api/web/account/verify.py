@@ -7,7 +7,13 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from okane_core.app import reads, verification
-from okane_core.errors import AlreadyVerified, InvalidCode, InvalidRequest, NotFound, RateLimited
+from okane_core.errors import (
+    AlreadyVerified,
+    InvalidCode,
+    NotFound,
+    NothingToVerify,
+    RateLimited,
+)
 from okane_user_api.verification import service
 from okane_user_api.web.pages import AnyPage, Page, PageRoute, UserPage, redirect
 
@@ -51,7 +57,7 @@ async def send_code(page: UserPage) -> Response:
     channel = "email" if form.get("channel") == "email" else "phone"
     try:
         sent = await service.send_code(page.state, page.signed_in.user_id, channel)
-    except (AlreadyVerified, InvalidRequest, RateLimited) as error:
+    except (AlreadyVerified, NothingToVerify, RateLimited) as error:
         return await _verify_form(page, error=error.message, status_code=SHOWN_AGAIN)
     return await _verify_form(page, sent=f"We sent a new {channel} code to {sent.masked}.")
 
