@@ -71,6 +71,7 @@ def web_stack(
         tmp_path_factory.mktemp("web-logs"),
         OKANE_BANK_SIMULATOR="true",
         OKANE_PAYEE_LOOKUPS_PER_WINDOW="30",  # the default: the look-up's limit is tested
+        OKANE_DEV_MAILBOX="true",  # codes are read from the development mailbox
     )
     yield running
     stop_stack(running)

@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from okane_core.settings import Settings
 from okane_user_api.web.account.endpoints import router as account_router
+from okane_user_api.web.account.passwords import router as passwords_router
 from okane_user_api.web.account.verify import router as verify_router
 from okane_user_api.web.csrf import CsrfGuard
 from okane_user_api.web.history.endpoints import router as history_router
@@ -32,6 +33,7 @@ def install_web(app: FastAPI, settings: Settings, *, secret: str) -> None:
     app.state.web = Web.create(CsrfGuard(secret, settings), simulator)
     app.include_router(account_router)
     app.include_router(verify_router)
+    app.include_router(passwords_router)
     app.include_router(wallet_router)
     app.include_router(history_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
