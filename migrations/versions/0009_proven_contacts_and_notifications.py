@@ -1,5 +1,6 @@
 """Proven contact points: when each user's phone and email were verified, the one-time codes
-that verify them (and reset passwords), and the notification outbox that delivers codes and
+that verify them (and reset passwords), sign-ups waiting for their phone's code (an account
+exists only once its phone is proven), and the notification outbox that delivers codes and
 security notices through a pluggable sender.
 
 Revision ID: 0009
@@ -65,9 +66,29 @@ def upgrade() -> None:
     )
     op.execute("CREATE INDEX ix_notifications_unsent ON notifications (id) WHERE sent_at IS NULL")
     op.execute("CREATE INDEX ix_notifications_address ON notifications (address)")
+    op.execute(
+        """
+        CREATE TABLE signup_requests (
+            id uuid NOT NULL,
+            name text NOT NULL,
+            phone text NOT NULL,
+            email text,
+            password_hash text NOT NULL,
+            code_hash bytea NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            expires_at timestamptz NOT NULL,
+            attempts integer NOT NULL DEFAULT 0,
+            used_at timestamptz,
+            CONSTRAINT pk_signup_requests PRIMARY KEY (id)
+        )
+        """
+    )
+    op.execute("CREATE INDEX ix_signup_requests_phone ON signup_requests (phone)")
+    op.execute("CREATE INDEX ix_signup_requests_expires_at ON signup_requests (expires_at)")
 
 
 def downgrade() -> None:
+    op.execute("DROP TABLE IF EXISTS signup_requests")
     op.execute("DROP TABLE IF EXISTS notifications")
     op.execute("DROP TABLE IF EXISTS one_time_codes")
     op.execute("ALTER TABLE users DROP COLUMN IF EXISTS email_verified_at")

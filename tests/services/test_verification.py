@@ -41,13 +41,29 @@ def without_instance(answer: Any) -> dict[str, Any]:
     return {k: v for k, v in answer.json().items() if k != "instance"}
 
 
-async def test_only_a_verified_phone_or_email_finds_a_payee(proving_stack: Stack) -> None:
+async def test_only_a_verified_phone_or_email_finds_a_payee(
+    proving_stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # An account opened while verification was off (or before it existed) has a phone and an
+    # email nobody proved: they must find nobody until they are proven.
+    earlier = start_stack(
+        proving_stack.database_url,
+        proving_stack.redis_url,
+        tmp_path_factory.mktemp("unverified-logs"),
+        jwt_secret=proving_stack.jwt_secret,  # the same deployment: its tokens work here
+        webhook_secret=proving_stack.webhook_secret,
+        OKANE_VERIFY_CONTACTS="off",
+    )
+    try:
+        async with earlier.api() as old_api:
+            tag = uuid.uuid4().hex[:8]
+            payee = await old_api.signup("Payee", email=f"payee-{tag}@example.com")
+    finally:
+        stop_stack(earlier)
     async with proving_stack.api() as api:
-        payer = await api.signup("Payer")
-        await api.verify_phone(payer)
+        payer = await api.signup("Payer")  # opened with its phone's code: proven
+        assert (await api.http.get("/v1/me", headers=payer.auth)).json()["phone_verified"]
         await api.fund(payer, 1_000)
-        tag = uuid.uuid4().hex[:8]
-        payee = await api.signup("Payee", email=f"payee-{tag}@example.com")
         me = (await api.http.get("/v1/me", headers=payee.auth)).json()
         assert (me["phone_verified"], me["email_verified"]) == (False, False)
 
@@ -59,12 +75,21 @@ async def test_only_a_verified_phone_or_email_finds_a_payee(proving_stack: Stack
         assert by_email.status_code == 404, by_email.text
         assert await api.wallet(payer) == (1_000, 0)
 
+        sent = await api.http.post(
+            "/v1/me/verification", json={"channel": "phone"}, headers=payee.auth
+        )
+        assert sent.status_code == 202, sent.text
+        assert sent.json()["sent_to"].endswith(payee.phone[-4:]) and "*" in sent.json()["sent_to"]
         await api.verify_phone(payee)
         paid = await api.transfer(payer, payee.phone, 100)
         assert paid.status_code == 201 and paid.json()["status"] == "success", paid.text
         still = await api.transfer(payer, payee.email or "", 100)  # the email is not proven yet
         assert still.status_code == 404
 
+        sent = await api.http.post(
+            "/v1/me/verification", json={"channel": "email"}, headers=payee.auth
+        )
+        assert sent.status_code == 202, sent.text
         token = await api.code_for(payee.email or "")
         proven = await api.http.post("/v1/email-verification", json={"token": token})
         assert proven.status_code == 200 and proven.json()["email_verified"] is True
@@ -73,39 +98,39 @@ async def test_only_a_verified_phone_or_email_finds_a_payee(proving_stack: Stack
         by_email = await api.transfer(payer, payee.email or "", 100)
         assert by_email.status_code == 201, by_email.text
         assert await api.wallet(payee) == (200, 0)
+        done = await api.http.post(
+            "/v1/me/verification", json={"channel": "phone"}, headers=payee.auth
+        )
+        assert done.status_code == 409 and done.json()["code"] == "already_verified"
 
 
-async def test_a_code_is_bounded_in_tries_and_works_once(proving_stack: Stack) -> None:
+async def test_a_sign_up_code_is_bounded_in_tries_and_works_once(proving_stack: Stack) -> None:
     async with proving_stack.api() as api:
-        user = await api.signup("Guesser")
-        code = await api.code_for(user.phone)
+        phone = next_phone()
+        body = {"name": "Guesser", "phone": phone, "password": "a long password"}
+        started = await api.http.post("/v1/auth/signup", json=body)
+        assert started.status_code == 202, started.text
+        code = await api.code_for(phone, "signup_code")
         wrong = f"{(int(code) + 1) % 10**6:06d}"
 
         async def confirm(value: str) -> Any:
             return await api.http.post(
-                "/v1/me/verification/confirm",
-                json={"channel": "phone", "code": value},
-                headers=user.auth,
+                "/v1/auth/signup/confirm", json={"phone": phone, "code": value}
             )
 
         answers = [await confirm(wrong) for _ in range(ATTEMPTS)]
         assert all(a.status_code == 403 and a.json()["field"] == "code" for a in answers)
         dead = await confirm(code)  # the right code, after the tries ran out
         assert dead.status_code == 403
-        assert (await api.http.get("/v1/me", headers=user.auth)).json()["phone_verified"] is False
+        login = {"login": phone, "password": body["password"]}
+        assert (await api.http.post("/v1/auth/login", json=login)).status_code == 401  # no account
 
-        sent = await api.http.post(
-            "/v1/me/verification", json={"channel": "phone"}, headers=user.auth
-        )
-        assert sent.status_code == 202, sent.text
-        assert sent.json()["sent_to"].endswith(user.phone[-4:]) and "*" in sent.json()["sent_to"]
-        fresh = await api.code_for(user.phone)
-        assert (await confirm(fresh)).status_code == 200
+        assert (await api.http.post("/v1/auth/signup", json=body)).status_code == 202
+        fresh = await api.code_for(phone, "signup_code")
+        opened = await confirm(fresh)
+        assert opened.status_code == 201, opened.text
         assert (await confirm(fresh)).status_code == 403  # used
-        done = await api.http.post(
-            "/v1/me/verification", json={"channel": "phone"}, headers=user.auth
-        )
-        assert done.status_code == 409 and done.json()["code"] == "already_verified"
+        assert (await api.http.post("/v1/auth/login", json=login)).status_code == 200
 
 
 async def test_a_changed_email_is_unproven_and_its_old_address_is_told(
@@ -131,20 +156,39 @@ async def test_a_changed_email_is_unproven_and_its_old_address_is_told(
         assert stale.status_code == 422
 
 
-async def test_a_taken_phone_is_refused_its_owner_told_and_sign_ups_are_throttled(
+async def test_a_taken_phone_gets_the_same_answer_and_its_owner_is_told(
     proving_stack: Stack,
 ) -> None:
+    """Sign-up is no oracle: with someone's phone it answers exactly as with a free one, no
+    code goes anywhere the caller controls, and the phone's owner is told of the attempt."""
     async with proving_stack.api() as api:
         owner = await api.signup("Owner")
-        body = {"name": "Copycat", "phone": owner.phone, "password": "another password"}
-        taken = await api.http.post("/v1/auth/signup", json=body)
-        assert taken.status_code == 409 and taken.json()["field"] == "phone"
-        told = [m for m in await api.mailbox(owner.phone) if m["kind"] == "signup_attempt"]
-        assert len(told) == 1
+        free = next_phone()
+        answers = [
+            await api.http.post(
+                "/v1/auth/signup",
+                json={"name": "Copycat", "phone": phone, "password": "another password"},
+            )
+            for phone in (owner.phone, free)
+        ]
+        assert [a.status_code for a in answers] == [202, 202]
+        taken, fresh = (a.json() for a in answers)
+        assert taken["detail"] == fresh["detail"] and taken["expires_in"] == fresh["expires_in"]
+        assert taken["sent_to"][-4:] == owner.phone[-4:] and fresh["sent_to"][-4:] == free[-4:]
+        kinds = [m["kind"] for m in await api.mailbox(owner.phone)]
+        assert kinds.count("signup_attempt") == 1
+        assert kinds.count("signup_code") == 1  # only the owner's own sign-up, earlier
+        stolen = await api.http.post(
+            "/v1/auth/signup/confirm", json={"phone": owner.phone, "code": "123456"}
+        )
+        assert stolen.status_code == 403
+
+
+async def test_sign_ups_are_throttled_per_address(proving_stack: Stack) -> None:
     transport = httpx.AsyncHTTPTransport(local_address="127.0.0.8")
     async with httpx.AsyncClient(base_url=proving_stack.api_url, transport=transport) as http:
         codes = []
         for _ in range(SIGNUPS + 1):
             fresh = {"name": "Bulk", "phone": next_phone(), "password": "bulk password"}
             codes.append((await http.post("/v1/auth/signup", json=fresh)).status_code)
-        assert codes == [201] * SIGNUPS + [429]
+        assert codes == [202] * SIGNUPS + [429]

@@ -127,6 +127,17 @@ class ResetStarted(BaseModel):
     detail: str
 
 
+class SignupStarted(BaseModel):
+    detail: str
+    sent_to: str = Field(description="the phone the code went to, masked")
+    expires_in: int
+
+
+class SignupConfirm(Request):
+    phone: Phone
+    code: StrictStr = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
 class RefreshRequest(Request):
     refresh_token: StrictStr = Field(min_length=1, max_length=256, pattern=NO_NUL)
 

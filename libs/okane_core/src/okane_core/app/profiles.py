@@ -3,14 +3,27 @@ with Google, and changing one's profile."""
 
 from __future__ import annotations
 
+import hmac
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.app.context import Okane
-from okane_core.app.verification import CHANNELS, VERIFY, address_of, issue_code, notify
+from okane_core.app.verification import (
+    CHANNELS,
+    VERIFY,
+    Sent,
+    address_of,
+    code_hash,
+    issue_code,
+    mask,
+    new_phone_code,
+    notify,
+    refused,
+)
 from okane_core.errors import AuthenticationFailed, DuplicateUser, UserNotFound
-from okane_core.users import notifications
+from okane_core.ids import new_id
+from okane_core.users import notifications, signups
 from okane_core.users import repository as users
 from okane_core.users.domain import clean_name, normalize_email
 from okane_core.users.service import register_user
@@ -39,25 +52,103 @@ async def sign_up(
     return await okane.uow.write(work)
 
 
+async def request_sign_up(
+    okane: Okane, *, name: str, phone: str, email: str | None, password_hash: str
+) -> Sent:
+    """With contacts to verify: the account is made only when the code sent to the phone
+    comes back (:func:`confirm_sign_up`). A phone or email someone already has gets no code;
+    its owner is told instead; the answer is the same."""
+    display = clean_name(name)
+    lifetime = okane.settings.code_lifetime_seconds
+
+    async def work(s: AsyncSession) -> None:
+        taken = await _tell_owners(s, phone=phone, email=email)
+        if taken is not None:
+            return
+        request_id = new_id()
+        secret = new_phone_code()
+        await signups.insert(
+            s,
+            request_id=request_id,
+            name=display,
+            phone=phone,
+            email=email,
+            password_hash=password_hash,
+            code_hash=code_hash(request_id, secret),
+            lifetime_seconds=lifetime,
+        )
+        await notifications.enqueue(
+            s,
+            user_id=None,
+            channel="phone",
+            address=phone,
+            kind="signup_code",
+            subject="OKANE code",
+            body=f"OKANE: {secret} is your code to open your wallet. It expires in "
+            f"{lifetime // 60} minutes. Never share it.",
+        )
+
+    await okane.uow.write(work)
+    return Sent("phone", mask("phone", phone), lifetime)
+
+
+async def confirm_sign_up(okane: Okane, *, phone: str, code: str) -> UserRecord:
+    """The code of a sign-up: the account and its wallet are made, its phone proven (and a
+    link sent to its email). Wrong codes count; a phone with no sign-up waiting is refused
+    the same way."""
+
+    async def work(s: AsyncSession) -> UserRecord | None:
+        row = await signups.lock_live(s, phone)
+        if row is None:
+            return None
+        if row.attempts >= okane.settings.code_attempts:
+            await signups.use(s, row.id)
+            return None
+        await signups.count_attempt(s, row.id)
+        if not hmac.compare_digest(row.code_hash, code_hash(row.id, code.strip())):
+            return None
+        await signups.use(s, row.id)
+        user = await register_user(
+            s,
+            okane.ledger,
+            name=row.name,
+            phone=row.phone,
+            email=row.email,
+            password_hash=row.password_hash,
+        )
+        proven = await users.mark_verified(s, user.id, "phone", row.phone)
+        assert proven is not None
+        if row.email is not None:
+            await issue_code(s, okane.settings, proven, purpose=VERIFY, channel="email")
+        return proven
+
+    user = await okane.uow.write(work)
+    if user is None:
+        raise refused()
+    return user
+
+
+async def _tell_owners(s: AsyncSession, *, phone: str, email: str | None) -> str | None:
+    """Tell the owner of a phone or email someone signs up with; which one was taken."""
+    for by, value in (("phone", phone), ("email", email)):
+        owner = None if value is None else await users.find_user(s, by, value)
+        if owner is not None:
+            await notify(
+                s,
+                owner,
+                kind="signup_attempt",
+                subject="Someone tried to sign up with your details",
+                body=f"Someone tried to create an OKANE account with your {by}. Your "
+                "wallet is unchanged; if it was you, log in or reset your password.",
+            )
+            return by
+    return None
+
+
 async def refuse_taken(okane: Okane, *, phone: str, email: str | None) -> None:
     """Refuse a sign-up with a phone or email someone already has, and tell that someone."""
 
-    async def work(s: AsyncSession) -> str | None:
-        for by, value in (("phone", phone), ("email", email)):
-            owner = None if value is None else await users.find_user(s, by, value)
-            if owner is not None:
-                await notify(
-                    s,
-                    owner,
-                    kind="signup_attempt",
-                    subject="Someone tried to sign up with your details",
-                    body=f"Someone tried to create an OKANE account with your {by}. Your "
-                    "wallet is unchanged; if it was you, log in or reset your password.",
-                )
-                return by
-        return None
-
-    taken = await okane.uow.write(work)
+    taken = await okane.uow.write(lambda s: _tell_owners(s, phone=phone, email=email))
     if taken is not None:
         raise DuplicateUser(f"a user with this {taken} already exists", field=taken)
 

@@ -29,8 +29,13 @@ RESET = "password_reset"  # the purpose of a code that sets a new password
 CHANNELS = ("phone", "email")
 
 
-def _hash(code_id: uuid.UUID, secret: str) -> bytes:
+def code_hash(code_id: uuid.UUID, secret: str) -> bytes:
     return hashlib.sha256(code_id.bytes + secret.encode()).digest()
+
+
+def new_phone_code() -> str:
+    """Six digits for an SMS."""
+    return f"{secrets.randbelow(10**6):06d}"
 
 
 def mask(channel: str, address: str) -> str:
@@ -69,7 +74,7 @@ async def issue_code(
     lifetime = settings.code_lifetime_seconds
     minutes = lifetime // 60
     if channel == "phone":
-        secret = f"{secrets.randbelow(10**6):06d}"
+        secret = new_phone_code()
         doing = "verify your phone" if purpose == VERIFY else "reset your password"
         subject = "OKANE code"
         body = (
@@ -94,7 +99,7 @@ async def issue_code(
         purpose=purpose,
         channel=channel,
         address=address,
-        code_hash=_hash(code_id, secret),
+        code_hash=code_hash(code_id, secret),
         lifetime_seconds=lifetime,
     )
     await notifications.enqueue(
@@ -144,7 +149,7 @@ async def check_code(
         await codes.use(s, row.id)  # tried too often: it never works again
         return Checked.WRONG
     await codes.count_attempt(s, row.id)
-    if not hmac.compare_digest(row.code_hash, _hash(row.id, secret.strip())):
+    if not hmac.compare_digest(row.code_hash, code_hash(row.id, secret.strip())):
         return Checked.WRONG
     await codes.use(s, row.id)
     return Checked.MATCHED

@@ -384,3 +384,22 @@ class Notification(Base):
     created_at: Mapped[datetime] = _now()
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+
+class SignupRequest(Base):
+    """A sign-up waiting for the code sent to its phone (migration 0009): the account is
+    created when the code comes back, so a phone or email nobody proved is never taken, and
+    a sign-up with someone else's answers exactly like one with a free phone."""
+
+    __tablename__ = "signup_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str] = mapped_column(Text, index=True)
+    email: Mapped[str | None] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    used_at: Mapped[datetime | None]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import RedirectResponse
 
 from okane_core.app import logins
+from okane_core.app.verification import Sent
 from okane_user_api.auth import oidc, service
 from okane_user_api.auth.service import IssuedTokens
 from okane_user_api.deps import CurrentUser, Revocation, State, client_address
@@ -19,7 +20,9 @@ from okane_user_api.schemas import (
     ResetStarted,
     SessionList,
     SessionOut,
+    SignupConfirm,
     SignupRequest,
+    SignupStarted,
     TokenPair,
     UserOut,
 )
@@ -40,11 +43,21 @@ def _pair(tokens: IssuedTokens) -> TokenPair:
 @router.post(
     "/signup",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409, 413, 422, 429),
+    responses={
+        202: {
+            "model": SignupStarted,
+            "description": "a code is on its way to the phone (contacts to verify): confirm it",
+        },
+        **problem_responses(409, 413, 422, 429, d409="taken (only without verification)"),
+    },
 )
-async def signup(body: SignupRequest, request: Request, state: State) -> UserOut:
-    """Create an account and its INR wallet; codes to prove the phone (and email) are sent."""
-    user = await service.signup(
+async def signup(
+    body: SignupRequest, request: Request, response: Response, state: State
+) -> UserOut | SignupStarted:
+    """Open an account and its INR wallet. With contacts to verify (the default) a code goes
+    to the phone and the account opens when it comes back (`/v1/auth/signup/confirm`); the
+    answer is the same whether or not the phone or email is taken."""
+    result = await service.signup(
         state,
         name=body.name,
         phone=body.phone,
@@ -52,7 +65,29 @@ async def signup(body: SignupRequest, request: Request, state: State) -> UserOut
         password=body.password,
         client=client_address(request),
     )
-    return UserOut.of(user)
+    if isinstance(result, Sent):
+        response.status_code = status.HTTP_202_ACCEPTED
+        return SignupStarted(
+            detail="We sent a code to your phone; confirm it to open your wallet.",
+            sent_to=result.masked,
+            expires_in=result.expires_in,
+        )
+    return UserOut.of(result)
+
+
+@router.post(
+    "/signup/confirm",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        403, 409, 413, 422, 429, d403="a wrong, used or expired code", d409="taken meanwhile"
+    ),
+)
+async def confirm_signup(body: SignupConfirm, request: Request, state: State) -> TokenPair:
+    """The code sent to the phone: the account opens, signed in."""
+    user = await service.confirm_signup(
+        state, phone=body.phone, code=body.code, client=client_address(request)
+    )
+    return _pair(await service.start_session(state, user, method="signup"))
 
 
 @router.post("/login", responses=problem_responses(401, 413, 422, 429))

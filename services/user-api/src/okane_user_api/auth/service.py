@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from okane_core.app import credentials, logins, profiles, reads
+from okane_core.app.verification import Sent
 from okane_core.errors import (
     AuthenticationFailed,
     InvalidCredentials,
@@ -31,9 +32,12 @@ class IssuedTokens:
 
 async def signup(
     state: AppState, *, name: str, phone: str, email: str | None, password: str, client: str
-) -> UserRecord:
-    """Throttled per client address; a phone or email already taken is refused before any
-    password is hashed, and its owner is told of the attempt."""
+) -> UserRecord | Sent:
+    """Throttled per client address. With contacts to verify (the default) the account is
+    made only when the phone's code comes back (:func:`confirm_signup`), and the answer (a
+    code sent) is the same whether or not the phone or email is taken: the owner is told
+    instead, and the password is hashed either way. Without, a taken phone or email is
+    refused before any password is hashed, and its owner is told."""
     wait = await state.limiter.hit(
         "signup-address", client, state.settings.signups_per_address, 3600
     )
@@ -41,6 +45,14 @@ async def signup(
         raise RateLimited("too many sign-ups from this address", retry_after=wait)
     clean_phone = normalize_phone(phone)
     clean_email = None if email is None else normalize_email(email)
+    if state.settings.verify_contacts == "required":
+        return await profiles.request_sign_up(
+            state.okane,
+            name=name,
+            phone=clean_phone,
+            email=clean_email,
+            password_hash=await state.passwords.hash(password),
+        )
     await profiles.refuse_taken(state.okane, phone=clean_phone, email=clean_email)
     password_hash = await state.passwords.hash(password)
     return await profiles.sign_up(
@@ -50,6 +62,16 @@ async def signup(
         email=clean_email,
         password_hash=password_hash,
     )
+
+
+async def confirm_signup(state: AppState, *, phone: str, code: str, client: str) -> UserRecord:
+    """The phone's code of a sign-up: the account is made (the caller signs it in)."""
+    wait = await state.limiter.hit(
+        "signup-address", client, state.settings.signups_per_address, 3600
+    )
+    if wait is not None:
+        raise RateLimited("too many sign-ups from this address", retry_after=wait)
+    return await profiles.confirm_sign_up(state.okane, phone=normalize_phone(phone), code=code)
 
 
 async def start_session(state: AppState, user: UserRecord, *, method: str) -> IssuedTokens:

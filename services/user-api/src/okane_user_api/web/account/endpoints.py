@@ -5,17 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
+from okane_core.app.verification import Sent
 from okane_core.errors import (
     AuthenticationFailed,
     Category,
     DuplicateUser,
+    InvalidCode,
     InvalidRequest,
     RateLimited,
 )
 from okane_user_api.auth import oidc
 from okane_user_api.auth import service as auth_service
 from okane_user_api.deps import Revocation, client_address
-from okane_user_api.schemas import SignupRequest
+from okane_user_api.schemas import SignupConfirm, SignupRequest
 from okane_user_api.web import session
 from okane_user_api.web.forms import validate
 from okane_user_api.web.pages import AnyPage, PageRoute, local_path, redirect
@@ -129,6 +131,31 @@ async def signup(page: AnyPage) -> Response:
             error=message,
             field=error.field,
             values=shown,
+        )
+    if isinstance(user, Sent):  # contacts to verify: the account opens with the phone's code
+        return await page.render(
+            "signup_code.html", phone=body.phone, sent_to=user.masked, error=None
+        )
+    credential = await session.start(page.state, user, method="signup")
+    return _signed_in(page, credential, "/wallet")
+
+
+@router.post("/signup/confirm")
+async def signup_confirm(page: AnyPage) -> Response:
+    form = await page.form()
+    phone = form.get("phone", "")[:20]
+    try:
+        body = validate(SignupConfirm, phone=phone, code=form.get("code", "").strip())
+        user = await auth_service.confirm_signup(
+            page.state, phone=body.phone, code=body.code, client=client_address(page.request)
+        )
+    except (InvalidRequest, InvalidCode, DuplicateUser) as error:
+        return await page.render(
+            "signup_code.html",
+            status_code=status_of(Category.INVALID),
+            phone=phone,
+            sent_to=None,
+            error=error.message,
         )
     credential = await session.start(page.state, user, method="signup")
     return _signed_in(page, credential, "/wallet")
