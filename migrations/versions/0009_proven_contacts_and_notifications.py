@@ -37,7 +37,7 @@ def upgrade() -> None:
             CONSTRAINT fk_one_time_codes_user_id_users
                 FOREIGN KEY (user_id) REFERENCES users (id),
             CONSTRAINT ck_one_time_codes_purpose
-                CHECK (purpose IN ('verify', 'password_reset')),
+                CHECK (purpose IN ('verify', 'password_reset', 'step_up')),
             CONSTRAINT ck_one_time_codes_channel CHECK (channel IN ('phone', 'email'))
         )
         """

@@ -26,6 +26,8 @@ PUBLIC = {
     ("GET", "/v1/auth/google/callback"),
     # Proof by possession of a code, never by token: answered alike for every account.
     ("POST", "/v1/auth/password-reset"),
+    ("POST", "/v1/auth/login/code"),
+    ("POST", "/v1/auth/signup/confirm"),
     ("POST", "/v1/auth/password-reset/confirm"),
     ("POST", "/v1/email-verification"),
 }

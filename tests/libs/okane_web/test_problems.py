@@ -49,6 +49,7 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "InvalidCode": ("invalid_code", 403),
     "NothingToVerify": ("nothing_to_verify", 409),
     "WrongPassword": ("wrong_password", 403),
+    "StepUpRequired": ("step_up_required", 429),
     "Conflict": ("conflict", 409),
     "IdempotencyConflict": ("idempotency_conflict", 409),
     "AlreadySettled": ("already_settled", 409),

@@ -258,6 +258,13 @@ class RateLimited(OkaneError):
         self.retry_after = retry_after
 
 
+class StepUpRequired(RateLimited):
+    """Too many failed logins for the account from elsewhere: from an address new to it, a
+    code sent to its proven phone or email is needed with the password."""
+
+    code = "step_up_required"
+
+
 # --- unavailable --------------------------------------------------------------------------------
 
 

@@ -97,6 +97,13 @@ class LoginRequest(Request):
         min_length=1, max_length=254, pattern=NO_NUL, description="phone or email"
     )
     password: StrictStr = Field(min_length=1, max_length=128, pattern=NO_NUL)
+    code: StrictStr | None = Field(
+        default=None,
+        min_length=6,
+        max_length=128,
+        pattern=NO_NUL,
+        description="a sign-in code (POST /v1/auth/login/code), when the login asked for one",
+    )
 
 
 Password = Annotated[StrictStr, Field(min_length=8, max_length=128, pattern=NO_NUL)]

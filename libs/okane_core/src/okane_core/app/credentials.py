@@ -13,6 +13,7 @@ from okane_core.app.context import Okane
 from okane_core.app.verification import (
     CHANNELS,
     RESET,
+    STEP_UP,
     Checked,
     check_code,
     issue_code,
@@ -108,3 +109,36 @@ async def finish_reset(okane: Okane, by: str, value: str, code: str, password_ha
     if ended is None:
         raise refused()
     return ended
+
+
+async def start_step_up(okane: Okane, by: str, value: str) -> None:
+    """Send a sign-in code to a proven address of the account, if there is one (the caller
+    answers the same either way)."""
+
+    async def work(s: AsyncSession) -> None:
+        user = await users.find_user(s, by, value)
+        if user is None:
+            return
+        channel = reset_channel(user, by)
+        if channel is not None:
+            await issue_code(s, okane.settings, user, purpose=STEP_UP, channel=channel)
+
+    await okane.uow.write(work)
+
+
+async def use_step_up(okane: Okane, by: str, value: str, code: str) -> bool:
+    """Whether ``code`` is the account's live sign-in code (a try counts either way)."""
+
+    async def work(s: AsyncSession) -> bool:
+        user = await users.find_user(s, by, value)
+        if user is None:
+            return False
+        row = await codes.lock_live(s, user_id=user.id, purpose=STEP_UP, channel=None)
+        secret = code
+        if row is not None and row.channel == "email":
+            token_id, _, secret = code.partition(".")
+            if token_id != row.id.hex:
+                secret = ""
+        return await check_code(s, okane.settings, row, secret) is Checked.MATCHED
+
+    return await okane.uow.write(work)

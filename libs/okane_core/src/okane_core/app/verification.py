@@ -26,6 +26,7 @@ from okane_core.users.views import UserRecord
 
 VERIFY = "verify"
 RESET = "password_reset"  # the purpose of a code that sets a new password
+STEP_UP = "step_up"  # the purpose of a code that signs in from a new address under attack
 CHANNELS = ("phone", "email")
 
 
@@ -75,7 +76,9 @@ async def issue_code(
     minutes = lifetime // 60
     if channel == "phone":
         secret = new_phone_code()
-        doing = "verify your phone" if purpose == VERIFY else "reset your password"
+        doing = {VERIFY: "verify your phone", RESET: "reset your password"}.get(
+            purpose, "sign in from a new device"
+        )
         subject = "OKANE code"
         body = (
             f"OKANE: {secret} is your code to {doing}. It expires in {minutes} minutes. "
@@ -88,9 +91,12 @@ async def issue_code(
             link = f"{settings.public_url.rstrip('/')}/verify-email?token={token}"
             subject = "Confirm your email for OKANE"
             body = f"Open this link to confirm {address} for your OKANE wallet:\n{link}\n"
-        else:
+        elif purpose == RESET:
             subject = "Reset your OKANE password"
             body = f"Your OKANE password reset code is:\n{token}\n"
+        else:
+            subject = "Your OKANE sign-in code"
+            body = f"Your code to sign in to OKANE from a new device is:\n{token}\n"
         body += f"It expires in {minutes} minutes. If you did not ask for it, ignore this."
     await codes.insert(
         s,

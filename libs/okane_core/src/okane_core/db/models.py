@@ -342,13 +342,14 @@ class AuditEntry(Base):
 
 
 class OneTimeCode(Base):
-    """A code sent to a phone or email (migration 0010): it proves the address (``verify``) or
-    lets its owner set a new password (``password_reset``). Stored as a hash; tried a bounded
+    """A code sent to a phone or email (migration 0009): it proves the address (``verify``),
+    lets its owner set a new password (``password_reset``) or sign in from a new address
+    while the account is under attack (``step_up``). Stored as a hash; tried a bounded
     number of times; used once."""
 
     __tablename__ = "one_time_codes"
     __table_args__ = (
-        CheckConstraint("purpose IN ('verify', 'password_reset')", name="purpose"),
+        CheckConstraint("purpose IN ('verify', 'password_reset', 'step_up')", name="purpose"),
         CheckConstraint("channel IN ('phone', 'email')", name="channel"),
     )
 

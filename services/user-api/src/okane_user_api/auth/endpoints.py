@@ -92,11 +92,30 @@ async def confirm_signup(body: SignupConfirm, request: Request, state: State) ->
 
 @router.post("/login", responses=problem_responses(401, 413, 422, 429))
 async def login(body: LoginRequest, request: Request, state: State) -> TokenPair:
-    """Log in with a phone number or an email address and the password."""
+    """Log in with a phone number or an email address and the password (and, when the answer
+    was 429 `step_up_required`, the code from `/v1/auth/login/code`)."""
     tokens = await service.login(
-        state, login=body.login, password=body.password, client=client_address(request)
+        state,
+        login=body.login,
+        password=body.password,
+        client=client_address(request),
+        code=body.code,
     )
     return _pair(tokens)
+
+
+@router.post(
+    "/login/code",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(413, 422, 429),
+)
+async def login_code(body: ResetRequest, request: Request, state: State) -> ResetStarted:
+    """A sign-in code to the account's verified phone or email, for a login that answered
+    `step_up_required`; the answer is the same whether or not an account matches."""
+    await service.start_step_up(state, login=body.login, client=client_address(request))
+    return ResetStarted(
+        detail="If an account with a verified phone or email matches, a code is on its way."
+    )
 
 
 @router.post("/refresh", responses=problem_responses(401, 413, 422))

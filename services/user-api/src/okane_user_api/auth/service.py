@@ -12,6 +12,7 @@ from okane_core.errors import (
     InvalidCredentials,
     InvalidRequest,
     RateLimited,
+    StepUpRequired,
     WrongPassword,
 )
 from okane_core.ids import new_id
@@ -96,20 +97,26 @@ def _identify(login: str) -> tuple[str, str]:
     return "phone", normalize_phone(value, field="login")
 
 
-async def login(state: AppState, *, login: str, password: str, client: str) -> IssuedTokens:
+async def login(
+    state: AppState, *, login: str, password: str, client: str, code: str | None = None
+) -> IssuedTokens:
     """Password login: the checks of :func:`authenticate`, then a new session."""
-    user = await authenticate(state, login=login, password=password, client=client)
+    user = await authenticate(state, login=login, password=password, client=client, code=code)
     return await start_session(state, user, method="password")
 
 
-async def authenticate(state: AppState, *, login: str, password: str, client: str) -> UserRecord:
+async def authenticate(
+    state: AppState, *, login: str, password: str, client: str, code: str | None = None
+) -> UserRecord:
     """The user with this login and password. A wrong password and an unknown login are
     indistinguishable. Guessing is bounded without letting a stranger lock the owner out:
 
     - every attempt counts per client address;
     - failures count per (account, address): that address alone is throttled for that account;
     - failures count per account from everywhere: past a higher bound, only addresses that
-      signed in to the account before (its owner's devices) may still try.
+      signed in to the account before (its owner's devices) may still try, and any other
+      address with a code sent to the account's proven phone or email (a step-up,
+      :func:`start_step_up`).
     """
     settings = state.settings
     limiter = state.limiter
@@ -124,10 +131,19 @@ async def authenticate(state: AppState, *, login: str, password: str, client: st
     account = f"{by}:{value}"
     pair = f"{account}|{client}"
     wait = await limiter.peek("login-failures", pair, settings.login_attempts_per_account)
-    if wait is None and await limiter.peek("login-known", pair, 1) is None:
-        wait = await limiter.peek("login-account", account, settings.login_failures_per_account)
     if wait is not None:
         raise RateLimited("too many failed logins for this account", retry_after=wait)
+    if await limiter.peek("login-known", pair, 1) is None:
+        wait = await limiter.peek("login-account", account, settings.login_failures_per_account)
+        if wait is not None and not (
+            code and await credentials.use_step_up(state.okane, by, value, code)
+        ):
+            raise StepUpRequired(
+                "this account has had many failed logins; ask for a code to its verified "
+                "phone or email (POST /v1/auth/login/code) and log in with it",
+                retry_after=wait,
+                field="code" if code else None,
+            )
     user = await reads.find_user(state.okane.uow, by, value)
     if not await state.passwords.verify(None if user is None else user.password_hash, password):
         await limiter.hit("login-failures", pair, settings.login_attempts_per_account, window)
@@ -222,3 +238,15 @@ async def finish_reset(
         state.okane, by, value, code, await state.passwords.hash(new)
     )
     await revocations.publish_many(ended.user_id, ended.sessions)
+
+
+async def start_step_up(state: AppState, *, login: str, client: str) -> None:
+    """Send a sign-in code to the account's proven phone or email; answered alike for every
+    login, throttled like resets."""
+    by, value = await _reset_limits(state, login, client)
+    wait = await state.limiter.hit(
+        "step-up-account", f"{by}:{value}", state.settings.codes_per_hour, 3600
+    )
+    if wait is not None:
+        raise RateLimited("too many sign-in codes for this account", retry_after=wait)
+    await credentials.start_step_up(state.okane, by, value)

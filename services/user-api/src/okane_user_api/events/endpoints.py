@@ -76,9 +76,9 @@ async def _wait(wake: asyncio.Event, request: Request, principal: Principal) -> 
 async def _stream(
     request: Request, state: AppState, principal: CurrentUser, last_event_id: str | None
 ) -> AsyncIterator[bytes]:
-    yield b"retry: 2000\n\n"
     hub = state.hub
-    async with hub.listen(principal.user_id) as wake:
+    async with hub.listen(principal.user_id) as wake:  # counted before the first byte
+        yield b"retry: 2000\n\n"
         cursor = last_event_id
         try:
             if cursor is None or not await hub.has(principal.user_id, cursor):
