@@ -19,6 +19,7 @@ from okane_core.app.verification import (
     issue_code,
     notify,
     refused,
+    secret_of,
 )
 from okane_core.errors import UserNotFound
 from okane_core.users import auth_sessions, codes
@@ -96,12 +97,7 @@ async def finish_reset(okane: Okane, by: str, value: str, code: str, password_ha
         if user is None:
             return None
         row = await codes.lock_live(s, user_id=user.id, purpose=RESET, channel=None)
-        secret = code
-        if row is not None and row.channel == "email":  # the emailed token: <code id>.<secret>
-            token_id, _, secret = code.partition(".")
-            if token_id != row.id.hex:
-                secret = ""  # another code's token: a wrong try
-        if await check_code(s, okane.settings, row, secret) is not Checked.MATCHED:
+        if await check_code(s, okane.settings, row, secret_of(row, code)) is not Checked.MATCHED:
             return None
         return await _set_password(s, user, password_hash, keep=None, how="reset")
 
@@ -134,11 +130,6 @@ async def use_step_up(okane: Okane, by: str, value: str, code: str) -> bool:
         if user is None:
             return False
         row = await codes.lock_live(s, user_id=user.id, purpose=STEP_UP, channel=None)
-        secret = code
-        if row is not None and row.channel == "email":
-            token_id, _, secret = code.partition(".")
-            if token_id != row.id.hex:
-                secret = ""
-        return await check_code(s, okane.settings, row, secret) is Checked.MATCHED
+        return await check_code(s, okane.settings, row, secret_of(row, code)) is Checked.MATCHED
 
     return await okane.uow.write(work)

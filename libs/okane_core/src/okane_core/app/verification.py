@@ -161,6 +161,15 @@ async def check_code(
     return Checked.MATCHED
 
 
+def secret_of(row: CodeRow | None, code: str) -> str:
+    """What to check of what the person typed: the six digits of an SMS, or the secret of an
+    emailed token ``<code id>.<secret>`` (another code's token is a wrong try)."""
+    if row is None or row.channel != "email":
+        return code
+    token_id, _, secret = code.partition(".")
+    return secret if token_id == row.id.hex else ""
+
+
 def refused() -> InvalidCode:
     return InvalidCode("the code is wrong, used or expired; ask for a new one", field="code")
 
