@@ -14,12 +14,11 @@ from okane_core.app.verification import (
     CHANNELS,
     RESET,
     STEP_UP,
-    Checked,
-    check_code,
+    code_matches,
     issue_code,
     notify,
-    refused,
     secret_of,
+    write_or_refuse,
 )
 from okane_core.errors import UserNotFound
 from okane_core.users import auth_sessions, codes
@@ -73,19 +72,33 @@ def reset_channel(user: UserRecord, by: str) -> str | None:
     return next((c for c in CHANNELS if user.verified(c)), None)
 
 
-async def start_reset(okane: Okane, by: str, value: str) -> None:
-    """Send a reset code, when there is an account with a proven address. The caller answers
-    the same either way."""
+async def _send_code(okane: Okane, by: str, value: str, purpose: str) -> None:
+    """Send a ``purpose`` code to a proven address of the account, if there is an account
+    with one (the caller answers the same either way)."""
 
     async def work(s: AsyncSession) -> None:
         user = await users.find_user(s, by, value)
-        if user is None or (user.password_hash is None and user.google_subject is None):
-            return
-        channel = reset_channel(user, by)
-        if channel is not None:
-            await issue_code(s, okane.settings, user, purpose=RESET, channel=channel)
+        channel = None if user is None else reset_channel(user, by)
+        if user is not None and channel is not None:
+            await issue_code(s, okane.settings, user, purpose=purpose, channel=channel)
 
     await okane.uow.write(work)
+
+
+async def _holder_of_code(
+    okane: Okane, s: AsyncSession, by: str, value: str, *, purpose: str, code: str
+) -> UserRecord | None:
+    """The account whose live ``purpose`` code this is (a try counts either way)."""
+    user = await users.find_user(s, by, value)
+    if user is None:
+        return None
+    row = await codes.lock_live(s, user_id=user.id, purpose=purpose, channel=None)
+    return user if await code_matches(s, okane.settings, row, secret_of(row, code)) else None
+
+
+async def start_reset(okane: Okane, by: str, value: str) -> None:
+    """Send a reset code, when there is an account with a proven address."""
+    await _send_code(okane, by, value, RESET)
 
 
 async def finish_reset(okane: Okane, by: str, value: str, code: str, password_hash: str) -> Ended:
@@ -93,43 +106,23 @@ async def finish_reset(okane: Okane, by: str, value: str, code: str, password_ha
     (committed), and an unknown account is refused exactly like a wrong code."""
 
     async def work(s: AsyncSession) -> Ended | None:
-        user = await users.find_user(s, by, value)
+        user = await _holder_of_code(okane, s, by, value, purpose=RESET, code=code)
         if user is None:
-            return None
-        row = await codes.lock_live(s, user_id=user.id, purpose=RESET, channel=None)
-        if await check_code(s, okane.settings, row, secret_of(row, code)) is not Checked.MATCHED:
             return None
         return await _set_password(s, user, password_hash, keep=None, how="reset")
 
-    ended = await okane.uow.write(work)
-    if ended is None:
-        raise refused()
-    return ended
+    return await write_or_refuse(okane, work)
 
 
 async def start_step_up(okane: Okane, by: str, value: str) -> None:
-    """Send a sign-in code to a proven address of the account, if there is one (the caller
-    answers the same either way)."""
-
-    async def work(s: AsyncSession) -> None:
-        user = await users.find_user(s, by, value)
-        if user is None:
-            return
-        channel = reset_channel(user, by)
-        if channel is not None:
-            await issue_code(s, okane.settings, user, purpose=STEP_UP, channel=channel)
-
-    await okane.uow.write(work)
+    """Send a sign-in code to a proven address of the account, if there is one."""
+    await _send_code(okane, by, value, STEP_UP)
 
 
 async def use_step_up(okane: Okane, by: str, value: str, code: str) -> bool:
     """Whether ``code`` is the account's live sign-in code (a try counts either way)."""
 
     async def work(s: AsyncSession) -> bool:
-        user = await users.find_user(s, by, value)
-        if user is None:
-            return False
-        row = await codes.lock_live(s, user_id=user.id, purpose=STEP_UP, channel=None)
-        return await check_code(s, okane.settings, row, secret_of(row, code)) is Checked.MATCHED
+        return await _holder_of_code(okane, s, by, value, purpose=STEP_UP, code=code) is not None
 
     return await okane.uow.write(work)

@@ -3,7 +3,6 @@ with Google, and changing one's profile."""
 
 from __future__ import annotations
 
-import hmac
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,11 +14,12 @@ from okane_core.app.verification import (
     Sent,
     address_of,
     code_hash,
+    code_matches,
     issue_code,
     mask,
     new_phone_code,
     notify,
-    refused,
+    write_or_refuse,
 )
 from okane_core.errors import AuthenticationFailed, DuplicateUser, UserNotFound
 from okane_core.ids import new_id
@@ -99,15 +99,9 @@ async def confirm_sign_up(okane: Okane, *, phone: str, code: str) -> UserRecord:
 
     async def work(s: AsyncSession) -> UserRecord | None:
         row = await signups.lock_live(s, phone)
-        if row is None:
+        if not await code_matches(s, okane.settings, row, code, signups):
             return None
-        if row.attempts >= okane.settings.code_attempts:
-            await signups.use(s, row.id)
-            return None
-        await signups.count_attempt(s, row.id)
-        if not hmac.compare_digest(row.code_hash, code_hash(row.id, code.strip())):
-            return None
-        await signups.use(s, row.id)
+        assert row is not None
         user = await register_user(
             s,
             okane.ledger,
@@ -122,10 +116,7 @@ async def confirm_sign_up(okane: Okane, *, phone: str, code: str) -> UserRecord:
             await issue_code(s, okane.settings, proven, purpose=VERIFY, channel="email")
         return proven
 
-    user = await okane.uow.write(work)
-    if user is None:
-        raise refused()
-    return user
+    return await write_or_refuse(okane, work)
 
 
 async def _tell_owners(s: AsyncSession, *, phone: str, email: str | None) -> str | None:
@@ -208,10 +199,9 @@ async def update_profile(
         if before is None:
             raise UserNotFound("no such user")
         moved = new_email is not None and new_email != before.email
-        if moved:
-            # A new address is unproven until its link is opened; the old one is told.
-            changes.update(email=new_email, email_verified_at=None)
-        user = await users.update_user(s, user_id, **changes)
+        # A new address is unproven until its link is opened; the old one is told.
+        values = {**changes, "email": new_email, "email_verified_at": None} if moved else changes
+        user = await users.update_user(s, user_id, **values)
         if moved:
             await issue_code(s, okane.settings, user, purpose=VERIFY, channel="email")
             if before.email is not None:

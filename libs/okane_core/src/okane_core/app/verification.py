@@ -5,13 +5,13 @@ notification outbox in the transaction that creates its code."""
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,8 @@ from okane_core.users import codes, notifications
 from okane_core.users import repository as users
 from okane_core.users.codes import CodeRow
 from okane_core.users.views import UserRecord
+
+T = TypeVar("T")
 
 VERIFY = "verify"
 RESET = "password_reset"  # the purpose of a code that sets a new password
@@ -140,25 +142,43 @@ async def notify(s: AsyncSession, user: UserRecord, *, kind: str, subject: str, 
         )
 
 
-class Checked(enum.Enum):
-    MATCHED = "matched"
-    WRONG = "wrong"  # counted; the caller commits that and then refuses
-    NONE = "none"
+class StoredCode(Protocol):
+    """A code as stored: one-time codes and sign-ups waiting for theirs alike."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def code_hash(self) -> bytes: ...
+    @property
+    def attempts(self) -> int: ...
 
 
-async def check_code(
-    s: AsyncSession, settings: Settings, row: CodeRow | None, secret: str
-) -> Checked:
+class CodeStore(Protocol):
+    """Where a code's tries and use are written (``users.codes``, ``users.signups``)."""
+
+    async def count_attempt(self, session: AsyncSession, code_id: uuid.UUID) -> None: ...
+    async def use(self, session: AsyncSession, code_id: uuid.UUID) -> None: ...
+
+
+async def code_matches(
+    s: AsyncSession,
+    settings: Settings,
+    row: StoredCode | None,
+    secret: str,
+    store: CodeStore = codes,
+) -> bool:
+    """Whether ``secret`` is the code of ``row``: a try counts either way (the caller commits
+    it before refusing), a code tried too often never works again, a matching one is used."""
     if row is None:
-        return Checked.NONE
+        return False
     if row.attempts >= settings.code_attempts:
-        await codes.use(s, row.id)  # tried too often: it never works again
-        return Checked.WRONG
-    await codes.count_attempt(s, row.id)
+        await store.use(s, row.id)
+        return False
+    await store.count_attempt(s, row.id)
     if not hmac.compare_digest(row.code_hash, code_hash(row.id, secret.strip())):
-        return Checked.WRONG
-    await codes.use(s, row.id)
-    return Checked.MATCHED
+        return False
+    await store.use(s, row.id)
+    return True
 
 
 def secret_of(row: CodeRow | None, code: str) -> str:
@@ -174,9 +194,7 @@ def refused() -> InvalidCode:
     return InvalidCode("the code is wrong, used or expired; ask for a new one", field="code")
 
 
-async def _write_then_refuse(
-    okane: Okane, work: Callable[[AsyncSession], Awaitable[UserRecord | None]]
-) -> UserRecord:
+async def write_or_refuse(okane: Okane, work: Callable[[AsyncSession], Awaitable[T | None]]) -> T:
     """Run ``work``; None means the code did not match, which is refused only after the
     counted attempt has committed."""
     result = await okane.uow.write(work)
@@ -198,10 +216,8 @@ async def send_verification(okane: Okane, user_id: uuid.UUID, channel: str) -> S
 
 
 async def _prove(s: AsyncSession, row: CodeRow) -> UserRecord | None:
-    proven = await users.mark_verified(s, row.user_id, row.channel, row.address)
-    if proven is None:  # the address changed since the code was sent
-        return None
-    return proven
+    """The user, its address proven; None if the address changed since the code was sent."""
+    return await users.mark_verified(s, row.user_id, row.channel, row.address)
 
 
 async def confirm_verification(
@@ -214,12 +230,12 @@ async def confirm_verification(
 
     async def work(s: AsyncSession) -> UserRecord | None:
         row = await codes.lock_live(s, user_id=user_id, purpose=VERIFY, channel=channel)
-        if await check_code(s, okane.settings, row, token_id) is not Checked.MATCHED:
+        if not await code_matches(s, okane.settings, row, token_id):
             return None
         assert row is not None
         return await _prove(s, row)
 
-    return await _write_then_refuse(okane, work)
+    return await write_or_refuse(okane, work)
 
 
 async def confirm_email_link(
@@ -236,9 +252,9 @@ async def confirm_email_link(
         row = await codes.lock_by_id(s, code_id, VERIFY)
         if row is not None and (row.channel != "email" or user_id not in (None, row.user_id)):
             row = None
-        if await check_code(s, okane.settings, row, secret) is not Checked.MATCHED:
+        if not await code_matches(s, okane.settings, row, secret):
             return None
         assert row is not None
         return await _prove(s, row)
 
-    return await _write_then_refuse(okane, work)
+    return await write_or_refuse(okane, work)
