@@ -5,6 +5,7 @@ path that queries the database anyway."""
 from __future__ import annotations
 
 from okane_core.db.uow import UnitOfWork
+from okane_core.errors import RateLimited
 from okane_core.users import rate_limits
 
 
@@ -30,6 +31,14 @@ class RateLimiter:
             lambda s: rate_limits.hit(s, _key(scope, subject), window)
         )
         return max(left, 1) if count > limit else None
+
+    async def enforce(
+        self, scope: str, subject: str, limit: int, window: int, *, message: str
+    ) -> None:
+        """Count one event; past ``limit``, refuse it (``RateLimited`` with when to return)."""
+        wait = await self.hit(scope, subject, limit, window)
+        if wait is not None:
+            raise RateLimited(message, retry_after=wait)
 
     async def reset(self, scope: str, subject: str) -> None:
         await self._uow.write(lambda s: rate_limits.reset(s, _key(scope, subject)))

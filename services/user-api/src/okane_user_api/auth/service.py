@@ -31,6 +31,16 @@ class IssuedTokens:
     user: UserRecord
 
 
+async def _count_signup(state: AppState, client: str) -> None:
+    await state.limiter.enforce(
+        "signup-address",
+        client,
+        state.settings.signups_per_address,
+        3600,
+        message="too many sign-ups from this address",
+    )
+
+
 async def signup(
     state: AppState, *, name: str, phone: str, email: str | None, password: str, client: str
 ) -> UserRecord | Sent:
@@ -39,11 +49,7 @@ async def signup(
     code sent) is the same whether or not the phone or email is taken: the owner is told
     instead, and the password is hashed either way. Without, a taken phone or email is
     refused before any password is hashed, and its owner is told."""
-    wait = await state.limiter.hit(
-        "signup-address", client, state.settings.signups_per_address, 3600
-    )
-    if wait is not None:
-        raise RateLimited("too many sign-ups from this address", retry_after=wait)
+    await _count_signup(state, client)
     clean_phone = normalize_phone(phone)
     clean_email = None if email is None else normalize_email(email)
     if state.settings.verify_contacts == "required":
@@ -67,11 +73,7 @@ async def signup(
 
 async def confirm_signup(state: AppState, *, phone: str, code: str, client: str) -> UserRecord:
     """The phone's code of a sign-up: the account is made (the caller signs it in)."""
-    wait = await state.limiter.hit(
-        "signup-address", client, state.settings.signups_per_address, 3600
-    )
-    if wait is not None:
-        raise RateLimited("too many sign-ups from this address", retry_after=wait)
+    await _count_signup(state, client)
     return await profiles.confirm_sign_up(state.okane, phone=normalize_phone(phone), code=code)
 
 
@@ -91,10 +93,15 @@ async def start_session(state: AppState, user: UserRecord, *, method: str) -> Is
 
 
 def _identify(login: str) -> tuple[str, str]:
+    """The account a login names; one that is neither a phone nor an email is still counted
+    (under the text typed) and answered like a wrong password."""
     value = login.strip()
-    if "@" in value:
-        return "email", normalize_email(value, field="login")
-    return "phone", normalize_phone(value, field="login")
+    try:
+        if "@" in value:
+            return "email", normalize_email(value, field="login")
+        return "phone", normalize_phone(value, field="login")
+    except InvalidRequest:
+        return "email", value.lower()
 
 
 async def login(
@@ -121,13 +128,14 @@ async def authenticate(
     settings = state.settings
     limiter = state.limiter
     window = settings.login_window_seconds
-    wait = await limiter.hit("login-address", client, settings.login_attempts_per_address, window)
-    if wait is not None:
-        raise RateLimited("too many login attempts from this address", retry_after=wait)
-    try:
-        by, value = _identify(login)
-    except InvalidRequest:
-        by, value = "email", login.strip().lower()
+    await limiter.enforce(
+        "login-address",
+        client,
+        settings.login_attempts_per_address,
+        window,
+        message="too many login attempts from this address",
+    )
+    by, value = _identify(login)
     account = f"{by}:{value}"
     pair = f"{account}|{client}"
     wait = await limiter.peek("login-failures", pair, settings.login_attempts_per_account)
@@ -208,25 +216,27 @@ async def change_password(
 
 async def _reset_limits(state: AppState, login: str, client: str) -> tuple[str, str]:
     settings = state.settings
-    wait = await state.limiter.hit(
-        "reset-address", client, settings.login_attempts_per_address, settings.login_window_seconds
+    await state.limiter.enforce(
+        "reset-address",
+        client,
+        settings.login_attempts_per_address,
+        settings.login_window_seconds,
+        message="too many password resets from this address",
     )
-    if wait is not None:
-        raise RateLimited("too many password resets from this address", retry_after=wait)
-    try:
-        by, value = _identify(login)
-    except InvalidRequest:
-        by, value = "email", login.strip().lower()
-    return by, value
+    return _identify(login)
 
 
 async def start_reset(state: AppState, *, login: str, client: str) -> None:
     """Answered the same whether or not the account exists or has a proven address."""
     by, value = await _reset_limits(state, login, client)
     settings = state.settings
-    wait = await state.limiter.hit("reset-account", f"{by}:{value}", settings.codes_per_hour, 3600)
-    if wait is not None:
-        raise RateLimited("too many password resets for this account", retry_after=wait)
+    await state.limiter.enforce(
+        "reset-account",
+        f"{by}:{value}",
+        settings.codes_per_hour,
+        3600,
+        message="too many password resets for this account",
+    )
     await credentials.start_reset(state.okane, by, value)
 
 
@@ -244,9 +254,11 @@ async def start_step_up(state: AppState, *, login: str, client: str) -> None:
     """Send a sign-in code to the account's proven phone or email; answered alike for every
     login, throttled like resets."""
     by, value = await _reset_limits(state, login, client)
-    wait = await state.limiter.hit(
-        "step-up-account", f"{by}:{value}", state.settings.codes_per_hour, 3600
+    await state.limiter.enforce(
+        "step-up-account",
+        f"{by}:{value}",
+        state.settings.codes_per_hour,
+        3600,
+        message="too many sign-in codes for this account",
     )
-    if wait is not None:
-        raise RateLimited("too many sign-in codes for this account", retry_after=wait)
     await credentials.start_step_up(state.okane, by, value)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 
 from okane_core.app import reads
-from okane_core.errors import RateLimited, RecipientNotFound, SelfTransfer
+from okane_core.errors import RecipientNotFound, SelfTransfer
 from okane_core.users.domain import parse_user_ref
 from okane_user_api.state import AppState
 
@@ -29,17 +29,13 @@ async def recipient_name(state: AppState, payer: uuid.UUID, raw: str) -> str:
         user = None  # an unproven address finds nobody, exactly as an unknown one
     limit = state.settings.payee_lookups_per_window
     if limit and (user is None or not await reads.is_contact(state.okane.uow, payer, user.id)):
-        settings = state.settings
-        wait = await state.limiter.hit(
+        await state.limiter.enforce(
             "payee-lookup",
             str(payer),
             limit,
-            settings.payee_lookup_window_seconds,
+            state.settings.payee_lookup_window_seconds,
+            message="Too many new payees; wait a few minutes and try again.",
         )
-        if wait is not None:
-            raise RateLimited(
-                "Too many new payees; wait a few minutes and try again.", retry_after=wait
-            )
     if user is None:
         raise RecipientNotFound("No OKANE user has this phone, email or id.", field="to")
     if user.id == payer:
