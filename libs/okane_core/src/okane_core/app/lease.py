@@ -33,6 +33,7 @@ from okane_core.cache import keys, outbox
 from okane_core.cache.store import VersionedStore
 from okane_core.db.engine import SessionFactory
 from okane_core.observability import metrics
+from okane_core.tasks import stop_surely
 from okane_core.users import auth_sessions
 
 log = logging.getLogger(__name__)
@@ -188,9 +189,7 @@ class TrustLease:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_surely(self._task)
             self._task = None
 
     async def _run(self) -> None:

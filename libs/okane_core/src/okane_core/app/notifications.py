@@ -6,7 +6,6 @@ tried again on the next round (at least once; gateways deduplicate on the notifi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Protocol
 
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from okane_core.db.uow import UnitOfWork
 from okane_core.observability import metrics
 from okane_core.settings import Settings
+from okane_core.tasks import stop_surely
 from okane_core.users import notifications
 from okane_core.users.notifications import NotificationRecord
 from okane_core.webhooks import signed_headers
@@ -119,9 +119,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_surely(self._task)
             self._task = None
 
     async def _run(self) -> None:
