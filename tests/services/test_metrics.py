@@ -52,7 +52,7 @@ async def test_services_report_requests_money_and_webhooks(stack: Stack) -> None
     def delta(after: dict, before: dict, name: str, **labels: str) -> float:  # type: ignore[type-arg]
         return value(after, name, **labels) - value(before, name, **labels)
 
-    route = {"service": "user-api", "method": "POST", "route": "/v1/transfers", "status": "201"}
+    route = {"method": "POST", "route": "/v1/transfers", "status": "201"}
     assert delta(after_api, before_api, "okane_http_requests_total", **route) == 2
     # The route *template*, never the raw path: label values stay bounded.
     assert (
@@ -102,6 +102,10 @@ async def test_services_report_requests_money_and_webhooks(stack: Stack) -> None
     )
     assert delta(after_api, before_api, "okane_cache_invalidations_total", result="written") >= 3
     assert value(after_api, "okane_db_pool_connections", state="idle") >= 1
+    # No `service` label: the scrape supplies it (it would collide with the ServiceMonitor's).
+    assert not any(dict(labels).get("service") for _, labels in after_api)
+    build = [dict(labels) for name, labels in after_api if name == "okane_build_info"]
+    assert len(build) == 1 and build[0]["version"] and build[0]["commit"], build
     assert delta(after_hook, before_hook, "okane_webhook_verifications_total", outcome="valid") == 1
     assert (
         delta(

@@ -23,24 +23,24 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from okane_core.observability.build import record_build_info
 from okane_core.observability.logs import configure_logging
 from okane_core.observability.tracing import configure_tracing
 
 HTTP_REQUESTS = Counter(
     "okane_http_requests_total",
-    "HTTP requests by service, method, route template and status code",
-    ["service", "method", "route", "status"],
+    "HTTP requests by method, route template and status code",
+    ["method", "route", "status"],
 )
 HTTP_DURATION = Histogram(
     "okane_http_request_duration_seconds",
-    "HTTP request duration by service, method and route template",
-    ["service", "method", "route"],
+    "HTTP request duration by method, route template",
+    ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 HTTP_IN_FLIGHT = Gauge(
     "okane_http_requests_in_flight",
     "HTTP requests being served",
-    ["service"],
     multiprocess_mode="livesum",
 )
 # Streams stay open for minutes; their duration would drown the request latency.
@@ -48,11 +48,14 @@ UNTIMED_ROUTES = frozenset({"/v1/events", "/metrics"})
 
 
 class HttpMetrics:
-    """Count and time every request by its route *template* (bounded label values)."""
+    """Count and time every request by its route *template* (bounded label values).
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
+    No ``service`` label: the scrape says which service a series came from (the chart's
+    ServiceMonitors set ``service`` to the component, user-api or bank-webhook), so the two
+    never collide as ``exported_service``."""
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.service = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,20 +70,17 @@ class HttpMetrics:
                 status = int(message["status"])
             await send(message)
 
-        in_flight = HTTP_IN_FLIGHT.labels(self.service)
-        in_flight.inc()
+        HTTP_IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, tracking_send)
         finally:
-            in_flight.dec()
+            HTTP_IN_FLIGHT.dec()
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"] if template != "unmatched" else "other"
-            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+            HTTP_REQUESTS.labels(method, template, str(status)).inc()
             if template not in UNTIMED_ROUTES:
-                HTTP_DURATION.labels(self.service, method, template).observe(
-                    time.perf_counter() - started
-                )
+                HTTP_DURATION.labels(method, template).observe(time.perf_counter() - started)
 
 
 def metrics_router() -> APIRouter:
@@ -102,8 +102,9 @@ def metrics_router() -> APIRouter:
 def observe(app: FastAPI, service: str, *, span_processor: SpanProcessor | None = None) -> None:
     """Logs, metrics and (when configured) tracing for this app. Call from the app factory."""
     configure_logging(service, os.environ.get("OKANE_LOG_LEVEL", "INFO"))
+    record_build_info()
     app.include_router(metrics_router())
-    app.add_middleware(HttpMetrics, service=service)
+    app.add_middleware(HttpMetrics)
     if configure_tracing(service, span_processor):
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor  # noqa: PLC0415
 

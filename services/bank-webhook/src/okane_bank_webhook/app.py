@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from okane_bank_webhook.endpoints import WebhookState
 from okane_bank_webhook.endpoints import router as webhook_router
 from okane_bank_webhook.simulator import install_simulator
-from okane_core.app import expiry, settlements
+from okane_core.app import expiry, reconciliation, settlements
 from okane_core.app.context import build_okane
 from okane_core.banksim import BankStatus, status_url
 from okane_core.cache.client import create_redis
@@ -55,12 +55,24 @@ async def _expire_forever(state: WebhookState, bank: BankStatus | None) -> None:
                 if answers:
                     log.info("bank status inquiries: %s", dict(answers))
             await expiry.drop_expired_keys(state.okane)
-            pending = await settlements.pending_summary(state.okane.uow)
-            for kind in ("topup", "withdrawal"):
-                metrics.PENDING.labels(kind).set(pending.get(kind, (0, 0))[0])
-            metrics.PENDING_HELD.set(pending.get("withdrawal", (0, 0))[1])
+            await _sample(state)
         except Exception:
             log.exception("expiry sweep failed; retrying next round")
+
+
+async def _sample(state: WebhookState) -> None:
+    """Gauges of what waits for the bank and of the last ledger reconciliation."""
+    pending = await settlements.pending_summary(state.okane.uow)
+    for kind in ("topup", "withdrawal"):
+        waiting = pending.get(kind)
+        metrics.PENDING.labels(kind).set(waiting.count if waiting else 0)
+        metrics.PENDING_OLDEST.labels(kind).set(waiting.oldest_seconds if waiting else 0)
+    held = pending.get("withdrawal")
+    metrics.PENDING_HELD.set(held.paise if held else 0)
+    last = await reconciliation.last_check(state.okane.uow)
+    if last is not None:
+        metrics.LEDGER_CHECK_LAST_RUN.set(last.finished_at)
+        metrics.LEDGER_CHECK_VIOLATIONS.set(last.violations)
 
 
 def create_app(

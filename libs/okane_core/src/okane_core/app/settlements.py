@@ -47,7 +47,7 @@ async def payment(uow: UnitOfWork, reference: str) -> BankPayment | None:
     return await uow.read(lambda s: transactions.payment(s, reference))
 
 
-async def pending_summary(uow: UnitOfWork) -> dict[str, tuple[int, int]]:
+async def pending_summary(uow: UnitOfWork) -> dict[str, transactions.Pending]:
     return await uow.read(transactions.pending_summary)
 
 

@@ -85,6 +85,24 @@ PENDING = Gauge(
     ["kind"],
     multiprocess_mode="max",
 )
+PENDING_OLDEST = Gauge(
+    "okane_pending_oldest_age_seconds",
+    "How long the oldest top-up or withdrawal waiting for the bank has waited (sampled by the "
+    "expiry sweep; 0 when none waits)",
+    ["kind"],
+    multiprocess_mode="max",
+)
+LEDGER_CHECK_LAST_RUN = Gauge(
+    "okane_ledger_check_last_run_timestamp_seconds",
+    "When the last ledger reconciliation (okane ledger check) finished, Unix time (sampled by "
+    "the expiry sweep from ledger_checks)",
+    multiprocess_mode="max",
+)
+LEDGER_CHECK_VIOLATIONS = Gauge(
+    "okane_ledger_check_violations",
+    "Invariant violations the last ledger reconciliation found",
+    multiprocess_mode="max",
+)
 PENDING_HELD = Gauge(
     "okane_pending_held_paise",
     "Paise held (locked) by pending withdrawals (sampled by the expiry sweep)",

@@ -13,10 +13,12 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.propagate import extract, inject
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Link, SpanContext
+
+from okane_core.observability import build
 
 _LIBRARIES_INSTRUMENTED = False
 
@@ -44,7 +46,15 @@ def configure_tracing(service: str, processor: SpanProcessor | None = None) -> b
         )
 
         processor = BatchSpanProcessor(OTLPSpanExporter())
-    resource = Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", service)})
+    # OTEL_RESOURCE_ATTRIBUTES adds the rest; the chart fills it with the k8s.* attributes of
+    # the pod from the downward API.
+    resource = Resource.create(
+        {
+            SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", service),
+            SERVICE_VERSION: build.version(),
+            "vcs.ref.head.revision": build.commit(),
+        }
+    )
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)

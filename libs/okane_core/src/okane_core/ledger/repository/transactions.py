@@ -254,13 +254,23 @@ async def payment(session: AsyncSession, reference: str) -> BankPayment | None:
     return None if row is None else BankPayment(*row)
 
 
-async def pending_summary(session: AsyncSession) -> dict[str, tuple[int, int]]:
-    """(count, paise) of top-ups and withdrawals waiting for the bank (processing or unknown;
-    served by partial indexes)."""
+@dataclass(frozen=True)
+class Pending:
+    """Top-ups or withdrawals of one kind waiting for the bank."""
+
+    count: int
+    paise: int
+    oldest_seconds: float  # how long the oldest has waited; 0 when none waits
+
+
+async def pending_summary(session: AsyncSession) -> dict[str, Pending]:
+    """Top-ups and withdrawals waiting for the bank (processing or unknown; served by partial
+    indexes), by kind."""
     rows = await session.execute(
         sql(
-            "SELECT kind, count(*), coalesce(sum(amount), 0) FROM transactions "
+            "SELECT kind, count(*), coalesce(sum(amount), 0), "
+            "coalesce(extract(epoch FROM now() - min(created_at)), 0) FROM transactions "
             "WHERE status IN ('processing', 'unknown') GROUP BY kind"
         )
     )
-    return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+    return {row[0]: Pending(int(row[1]), int(row[2]), float(row[3])) for row in rows}
