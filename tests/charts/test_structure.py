@@ -437,3 +437,40 @@ def test_x_forwarded_for_is_trusted_only_from_the_ingress_controllers_range() ->
     error = render_error_of("userApi.forwardedAllowIps=*", "networkPolicy.enabled=false")
     assert "networkPolicy.enabled" in error
     assert _forwarded_allow_ips("userApi.forwardedAllowIps=*") == "*"  # with the policy on
+
+
+def test_alert_rules_ship_with_the_service_monitors_and_the_ledger_check_runs_on_a_schedule() -> (
+    None
+):
+    assert not render("default").of("PrometheusRule")
+    manifests = render(
+        "default",
+        "metrics.serviceMonitor.enabled=true",
+        "metrics.prometheusRule.runbookBaseUrl=https://runbooks.example/okane#",
+    )
+    (rule,) = manifests.of("PrometheusRule")
+    shipped = yaml.safe_load((CHART / "alerts" / "okane.rules.yaml").read_text())["groups"]
+    assert [g["name"] for g in rule["spec"]["groups"]] == [g["name"] for g in shipped]
+    alerts = [r for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r]
+    assert len(alerts) == sum(1 for g in shipped for r in g["rules"] if "alert" in r)
+    assert all(
+        a["annotations"]["runbook_url"] == "https://runbooks.example/okane#" + a["alert"].lower()
+        for a in alerts
+    )
+    # Templates of the annotations reach Prometheus untouched by Helm.
+    assert any("{{ $labels.namespace }}" in a["annotations"]["summary"] for a in alerts)
+    with_kube = render(
+        "default",
+        "metrics.serviceMonitor.enabled=true",
+        "metrics.prometheusRule.kubeStateMetrics=true",
+    ).of("PrometheusRule")[0]
+    assert "okane-kube-state-metrics" in [g["name"] for g in with_kube["spec"]["groups"]]
+    for monitor in manifests.of("ServiceMonitor"):
+        (endpoint,) = monitor["spec"]["endpoints"]
+        assert {"targetLabel": "service"}.items() <= endpoint["relabelings"][0].items()
+    cronjob = manifests.component("CronJob", "ledger-check")
+    container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["okane", "ledger", "check"]
+    assert not render("default", "ledgerCheck.enabled=false").find(
+        "CronJob", cronjob["metadata"]["name"]
+    )

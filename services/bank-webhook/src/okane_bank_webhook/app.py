@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import SpanProcessor
 
-from okane_bank_webhook.endpoints import WebhookState
+from okane_bank_webhook.endpoints import WebhookState, declare_outcomes
 from okane_bank_webhook.endpoints import router as webhook_router
 from okane_bank_webhook.simulator import install_simulator
 from okane_core.app import expiry, reconciliation, settlements
@@ -118,6 +118,7 @@ def create_app(
     )
     install_problem_handlers(app)
     observe(app, "bank-webhook", span_processor=span_processor)
+    declare_outcomes()
     app.include_router(health_router)
     app.include_router(webhook_router)
     install_simulator(app, settings, secrets)
