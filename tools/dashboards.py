@@ -7,6 +7,7 @@ checks every PromQL expression against the metric names the running components e
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,23 @@ OUT = Path(__file__).resolve().parents[1] / "charts" / "okane" / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 
+# Every selector of an OKANE metric is scoped to the namespaces chosen in the dashboard.
+NAMESPACE = 'namespace=~"$namespace"'
+_SELECTOR = re.compile(r"\b(okane[_:][a-z0-9_:]+)(\{([^}]*)\})?")
+
+
+def scoped(expr: str) -> str:
+    def scope(match: re.Match[str]) -> str:
+        inner = match.group(3)
+        return f"{match.group(1)}{{{NAMESPACE}{',' + inner if inner else ''}}}"
+
+    return _SELECTOR.sub(scope, expr)
+
+
 def panel(
     title: str, exprs: dict[str, str], unit: str = "short", kind: str = "timeseries"
 ) -> dict[str, Any]:
+    exprs = {legend: scoped(expr) for legend, expr in exprs.items()}
     return {
         "title": title,
         "type": kind,
@@ -49,7 +64,20 @@ def dashboard(uid: str, title: str, panels: list[dict[str, Any]]) -> dict[str, A
                     "type": "datasource",
                     "query": "prometheus",
                     "label": "Data source",
-                }
+                },
+                {
+                    "name": "namespace",
+                    "label": "Namespace",
+                    "type": "query",
+                    "datasource": DATASOURCE,
+                    "query": {"query": "label_values(okane_build_info, namespace)", "refId": "ns"},
+                    "definition": "label_values(okane_build_info, namespace)",
+                    "refresh": 2,
+                    "includeAll": True,
+                    "multi": True,
+                    "allValue": ".*",
+                    "current": {"text": "All", "value": "$__all"},
+                },
             ]
         },
         "panels": panels,
@@ -62,6 +90,22 @@ SERVICES = dashboard(
     "okane-services",
     "OKANE / Services",
     [
+        # The SLOs of tools/alerts.py, from its recording rules: 1 means burning the 30-day
+        # budget exactly as fast as it allows; the pages start at 14.4 (1h) and 6 (6h).
+        panel(
+            "SLO: availability budget burn rate (99.9 % without 5xx)",
+            {
+                "{{service}} 1h": "okane:api_errors:ratio_rate1h / 0.001",
+                "{{service}} 6h": "okane:api_errors:ratio_rate6h / 0.001",
+            },
+        ),
+        panel(
+            "SLO: latency budget burn rate (99 % within 500 ms)",
+            {
+                "{{service}} 1h": "okane:api_slow:ratio_rate1h / 0.01",
+                "{{service}} 6h": "okane:api_slow:ratio_rate6h / 0.01",
+            },
+        ),
         panel(
             "Requests per second by route",
             {

@@ -8,10 +8,12 @@ import re
 from pathlib import Path
 
 import httpx
+import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from okane_operator.metrics import Metrics
+from tests.observability.tools import rule_files
 from tests.services.conftest import Stack
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "charts" / "okane" / "dashboards"
@@ -34,6 +36,14 @@ def test_dashboards_query_only_exported_metrics(stack: Stack) -> None:
     names = exported(httpx.get(stack.api_url + "/metrics").text)
     names |= exported(httpx.get(stack.webhook_url + "/metrics").text)
     names |= exported(generate_latest(Metrics().registry).decode())
+    # The SLO panels read the recording rules the chart ships beside the dashboards.
+    names |= {
+        rule["record"]
+        for path in rule_files()
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    }
     boards = sorted(DASHBOARDS.glob("*.json"))
     assert len(boards) >= 5
     checked = 0
@@ -42,7 +52,11 @@ def test_dashboards_query_only_exported_metrics(stack: Stack) -> None:
         assert board["uid"] and board["panels"]
         for panel in board["panels"]:
             for target in panel["targets"]:
-                used = set(re.findall(r"\bokane_[a-z0-9_]+\b", target["expr"]))
+                used = set(re.findall(r"\bokane[_:][a-z0-9_:]+\b", target["expr"]))
+                # Every selector is scoped to the dashboard's namespace variable.
+                assert target["expr"].count("okane") == target["expr"].count(
+                    'namespace=~"$namespace"'
+                ), target["expr"]
                 assert used, (path.name, target["expr"])
                 missing = used - names
                 assert not missing, f"{path.name} '{panel['title']}' queries unknown {missing}"
