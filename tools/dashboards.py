@@ -322,6 +322,27 @@ OPERATOR = dashboard(
             {"jobs": "sum(increase(okane_operator_run_now_jobs_total[1h]))"},
         ),
         panel(
+            "Per CacheWarmJob: time since the last successful run",
+            {
+                "{{cachewarmjob_namespace}}/{{cachewarmjob}}": (
+                    "time() - max by (cachewarmjob_namespace, cachewarmjob) "
+                    "(okane_warm_job_last_success_timestamp_seconds)"
+                )
+            },
+            "s",
+        ),
+        panel(
+            "Per CacheWarmJob: last run's keys and duration, failures",
+            {
+                "keys {{cachewarmjob}}": "max by (cachewarmjob_namespace, cachewarmjob) "
+                "(okane_warm_job_last_keys_written)",
+                "seconds {{cachewarmjob}}": "max by (cachewarmjob_namespace, cachewarmjob) "
+                "(okane_warm_job_last_duration_seconds)",
+                "failures {{cachewarmjob}}": "sum by (cachewarmjob_namespace, cachewarmjob) "
+                "(increase(okane_warm_job_failures_total[1h]))",
+            },
+        ),
+        panel(
             "Warm runs and keys written",
             {
                 "runs {{result}}": "sum by (result) (increase(okane_warm_runs_total[1h]))",

@@ -413,6 +413,15 @@ def test_run_results_reach_the_status(
         return sample in operator.metrics()
 
     wait_until(lambda: counted("succeeded") and counted("failed"), what="one run of each result")
+    job = f'cachewarmjob="warm",cachewarmjob_namespace="{namespace}"'
+    exported = operator.metrics()
+    assert f"okane_warm_job_last_keys_written{{{job}}} 120.0" in exported
+    assert f"okane_warm_job_last_duration_seconds{{{job}}} 1.23" in exported
+    assert f"okane_warm_job_failures_total{{{job}}} 1.0" in exported
+    success = datetime.fromisoformat(status["lastSuccessfulTime"].replace("Z", "+00:00"))
+    last = f"okane_warm_job_last_success_timestamp_seconds{{{job}}} "
+    (line,) = [line for line in exported.splitlines() if line.startswith(last)]
+    assert float(line.removeprefix(last)) == success.timestamp()
     wait_until(
         lambda: (
             "RunFailed"

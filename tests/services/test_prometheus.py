@@ -47,6 +47,8 @@ EMPTY_HERE = {
     "Operator errors by reason": "as above",
     "Warm runs seen by the operator": "as above",
     "Run-now jobs": "as above",
+    "Per CacheWarmJob: time since the last successful run": "as above",
+    "Per CacheWarmJob: last run's keys and duration, failures": "as above",
     "Row lock wait p99": "filled only when a transfer waits for a lock",
 }
 # Alerts this traffic makes true (their `for` aside), and alerts it must leave quiet.

@@ -206,7 +206,7 @@ async def refresh_status(
             raise
         for run in update.new_runs:
             result = "succeeded" if run.succeeded else "failed"
-            operator.metrics.runs.labels(result, run.trigger.lower()).inc()
+            operator.metrics.record_run(namespace, name, run)
             post = kopf.info if run.succeeded else kopf.warn
             post(
                 _target(body),
