@@ -275,6 +275,19 @@ class CacheOutbox(Base):
     created_at: Mapped[datetime] = _now()
 
 
+class LedgerCheck(Base):
+    """One run of the ledger reconciliation and what it found (migration 0011)."""
+
+    __tablename__ = "ledger_checks"
+    __table_args__ = (CheckConstraint("violations >= 0 AND checks >= 0", name="counts"),)
+
+    id: Mapped[int] = mapped_column(Identity(always=True), primary_key=True)
+    finished_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
+    violations: Mapped[int] = mapped_column(Integer)
+    checks: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[dict[str, Any]]
+
+
 class RateLimit(Base):
     """One fixed-window counter (``<scope>:<subject>``)."""
 
