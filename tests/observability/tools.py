@@ -28,9 +28,12 @@ def rule_files() -> list[Path]:
     return sorted(ALERTS.glob("*.rules.yaml"))
 
 
+def groups(path: Path) -> list[dict[str, Any]]:
+    return list(yaml.safe_load(path.read_text())["groups"])
+
+
 def alerts(path: Path) -> list[dict[str, Any]]:
-    groups = yaml.safe_load(path.read_text())["groups"]
-    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+    return [rule for group in groups(path) for rule in group["rules"] if "alert" in rule]
 
 
 class Prometheus:

@@ -8,12 +8,11 @@ import re
 from pathlib import Path
 
 import httpx
-import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from okane_operator.metrics import Metrics
-from tests.observability.tools import rule_files
+from tests.observability.tools import groups, rule_files
 from tests.services.conftest import Stack
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "charts" / "okane" / "dashboards"
@@ -40,7 +39,7 @@ def test_dashboards_query_only_exported_metrics(stack: Stack) -> None:
     names |= {
         rule["record"]
         for path in rule_files()
-        for group in yaml.safe_load(path.read_text())["groups"]
+        for group in groups(path)
         for rule in group["rules"]
         if "record" in rule
     }

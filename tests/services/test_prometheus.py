@@ -28,7 +28,7 @@ import pytest
 from okane_core.localstack import LocalRedis, free_port
 from okane_core.webhooks import signed_headers
 from okane_operator.metrics import Metrics
-from tests.observability.tools import Prometheus, alerts, rule_files
+from tests.observability.tools import Prometheus, alerts, groups, rule_files
 from tests.services.conftest import Stack, start_stack, stop_stack
 from tests.services.test_admin import granted
 
@@ -260,7 +260,7 @@ async def test_prometheus_evaluates_every_panel_and_alert_on_real_traffic(
     rules = prom.api("rules")
     loaded = [rule for group in rules["groups"] for rule in group["rules"]]
     assert len(loaded) == sum(
-        len(group["rules"]) for path in rule_files() for group in _groups(path)
+        len(group["rules"]) for path in rule_files() for group in groups(path)
     )
     assert all(rule["health"] == "ok" for rule in loaded), [
         (rule["name"], rule.get("lastError")) for rule in loaded if rule["health"] != "ok"
@@ -289,9 +289,3 @@ def expression(name: str) -> str:
     return next(
         str(rule["expr"]) for path in rule_files() for rule in alerts(path) if rule["alert"] == name
     )
-
-
-def _groups(path: Path) -> list[dict[str, Any]]:
-    import yaml  # noqa: PLC0415
-
-    return list(yaml.safe_load(path.read_text())["groups"])
