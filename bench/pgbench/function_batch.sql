@@ -1,4 +1,4 @@
--- A batch of :batch random P2P transfers per call of okane_transfers_v2, as the service's
+-- A batch of :batch random P2P transfers per call of okane_transfers_v3, as the service's
 -- batcher sends them: the database's floor for batched commits (one transaction per batch).
 WITH pick AS (
   SELECT g, 1 + floor(random() * :wallets)::int AS a, 1 + floor(random() * (:wallets - 1))::int AS b
@@ -13,6 +13,6 @@ WITH pick AS (
     array_agg(1::bigint ORDER BY g) AS amount, array_agg(NULL::text ORDER BY g) AS note,
     array_agg(uuidv7() ORDER BY g) AS txn FROM pairs
 )
-SELECT count(*) FROM arrays, okane_transfers_v2(arrays.payer, arrays.session, arrays.key,
+SELECT count(*) FROM arrays, okane_transfers_v3(arrays.payer, arrays.session, arrays.key,
   arrays.hash, arrays.by, arrays.ref, arrays.amount, arrays.note, arrays.txn, 20000000, 86400,
-  'Asia/Kolkata', NULL, 600, false);
+  'Asia/Kolkata', NULL, 600, false, ARRAY[]::uuid[], ARRAY[]::bigint[]);

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from opentelemetry.sdk.trace import SpanProcessor
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from okane_core.app.context import build_okane
 from okane_core.app.notifications import Dispatcher, sender_for
@@ -118,16 +119,40 @@ def create_app(
         app.include_router(mailbox_router)
     install_web(app, settings, secret=jwt_secret)
     app.add_middleware(
-        SessionMiddleware,
+        SignInSessions,
+        prefixes=("/v1/auth/google/", "/login/google"),
         secret_key=_session_secret(settings, jwt_secret),
-        session_cookie="okane_oidc",
-        max_age=600,
-        same_site="lax",
         https_only=settings.public_url.startswith("https://"),
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     document_limits(app, settings)
     return app
+
+
+class SignInSessions:
+    """Starlette's signed session cookie, where the Google sign-in keeps its state between the
+    redirect and the callback, and only there: every other request (money movements among
+    them) skips the cookie's parsing and the check of every response."""
+
+    def __init__(
+        self, app: ASGIApp, *, prefixes: tuple[str, ...], secret_key: str, https_only: bool
+    ) -> None:
+        self.app = app
+        self.with_session = SessionMiddleware(
+            app,
+            secret_key=secret_key,
+            session_cookie="okane_oidc",
+            max_age=600,
+            same_site="lax",
+            https_only=https_only,
+        )
+        self.prefixes = prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
+            await self.with_session(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def document_limits(app: FastAPI, settings: Settings) -> None:

@@ -7,6 +7,7 @@ Figures go to ``.okane/test-reports/cache-race.json``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -94,7 +95,9 @@ async def test_without_versions_the_race_would_resurrect(
         ),
         on_commit=reads.invalidate,
     )
-    # Once the outbox is drained (its row no longer makes readers doubt older entries):
+    # Once the outbox is drained (its row no longer makes readers doubt older entries; the
+    # drain takes a row once it is older than a lease):
+    await asyncio.sleep(reads.lease.seconds)
     await reads.lease.renew()
     await reads.lease.renew()
     await store.redis.set(key, f"{before.version}|V|".encode() + codec.encode_wallet(before))

@@ -112,6 +112,38 @@ async def test_concurrent_transfers_leave_in_one_batch_with_their_own_outcomes(
     await assert_reconciled(sessions)
 
 
+async def outbox_versions(sessions: SessionFactory, user: UserRecord) -> list[int]:
+    async with sessions() as s:
+        rows = await s.execute(
+            text("SELECT version FROM cache_outbox WHERE user_id = :u AND kind = 'wallet'"),
+            {"u": user.id},
+        )
+        return sorted(int(v) for (v,) in rows)
+
+
+async def test_a_batch_writes_each_wallet_once_and_the_next_deletes_what_redis_confirmed(
+    okane: Okane, sessions: SessionFactory, ledger: Ledger
+) -> None:
+    asha, ravi, meera = [await make_user(sessions, ledger, name=n) for n in ("A", "R", "M")]
+    await fund(sessions, ledger, asha.id, 1_000)
+    async with sessions() as s:
+        start = (await wallets.wallet(s, asha.id)).version
+        await s.execute(text("DELETE FROM cache_outbox"))
+        await s.commit()
+    # Asha pays three times in one batch: one new version of her wallet, one outbox row.
+    await asyncio.gather(*(pay(okane, asha, ravi.phone or "", 100) for _ in range(3)))
+    async with sessions() as s:
+        assert (await wallets.wallet(s, asha.id)).version == start + 1
+    assert await outbox_versions(sessions, asha) == [start + 1]
+    # Redis confirmed that batch's tombstones: the next batch deletes its rows, and only its.
+    await pay(okane, meera, asha.phone or "", 1)  # Meera has nothing: a recorded failure
+    assert await outbox_versions(sessions, asha) == []
+    assert await outbox_versions(sessions, ravi) == []
+    assert len(await outbox_versions(sessions, meera)) == 1  # until a later batch
+    assert await balances(sessions, asha, ravi, meera) == [700, 300, 0]
+    await assert_reconciled(sessions)
+
+
 async def test_one_key_twice_in_a_batch_moves_money_once(
     okane: Okane, sessions: SessionFactory, ledger: Ledger
 ) -> None:

@@ -1,5 +1,5 @@
 """The database's transfer function held to the pure rules: random sequences of transfers,
-sent in random batches through ``okane_transfers_v2``, against a model built from
+sent in random batches through ``okane_transfers_v3``, against a model built from
 ``domain.decide_transfer``. Same outcomes, same failure reasons, same balances."""
 
 from __future__ import annotations

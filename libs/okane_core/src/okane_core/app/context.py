@@ -16,7 +16,7 @@ from okane_core.app.reads import ReadCache
 from okane_core.cache.events import EventPublisher
 from okane_core.cache.store import VersionedStore
 from okane_core.db.batcher import Batcher
-from okane_core.db.changes import Changes
+from okane_core.db.changes import Changes, WalletChange
 from okane_core.db.engine import create_session_factory, raw_connector
 from okane_core.db.uow import UnitOfWork
 from okane_core.ledger import transfers as ledger_transfers
@@ -92,16 +92,24 @@ def build_okane(settings: Settings, engine: AsyncEngine, redis: Redis) -> Okane:
     ledger = Ledger(settings)
     transfers = None
     if settings.batch_transfers:
+        # Wallet versions whose invalidation Redis confirmed: the next batch deletes their
+        # outbox rows in its own round trip (a batch that fails leaves them to the drain).
+        confirmed: list[WalletChange] = []
 
         async def execute(
             connection: AsyncConnection[Any], requests: Sequence[TransferRequest]
         ) -> list[TransferOutcome]:
-            params = ledger_transfers.batch_parameters(ledger, requests)
+            params = ledger_transfers.batch_parameters(ledger, requests, confirmed)
+            confirmed.clear()
             rows = await run_on_connection(connection, params)
             return [ledger_transfers.outcome_of(ledger, row) for row in rows]
 
         async def committed(outcomes: Sequence[TransferOutcome]) -> float:
-            return await uow.committed(ledger_transfers.record_changes(Changes(), outcomes))
+            changes = ledger_transfers.record_changes(Changes(), outcomes)
+            delay = await uow.committed(changes)
+            if delay == 0 and len(confirmed) < settings.max_batch * 2:
+                confirmed.extend(changes.wallets.values())
+            return delay
 
         url = engine.url.render_as_string(hide_password=False)
         transfers = Batcher(

@@ -10,9 +10,10 @@ that still serves from Redis renewed after the commit and knows the row: no proc
 entry older than an acknowledged write, whatever Redis did (failed one write, refused writes,
 hung, restarted empty) and whichever process wrote (also one killed after its COMMIT).
 
-Rows are drained by every process: claimed (``FOR UPDATE SKIP LOCKED``), tombstoned in Redis,
-deleted once Redis confirmed. More than ``pending_limit`` pending users (a flood during an
-outage) and the process serves nothing from Redis until the backlog is drained.
+Rows older than a lease are drained by every process: claimed (``FOR UPDATE SKIP LOCKED``),
+tombstoned in Redis, deleted once Redis confirmed (younger ones are left to their writer).
+More than ``pending_limit`` pending users (a flood during an outage) and the process serves
+nothing from Redis until the backlog is drained.
 
 The same renewal brings the sessions revoked since the last one, so an access token's session is
 checked without a query per request, and a logout waits one lease before it answers.
@@ -169,7 +170,9 @@ class TrustLease:
 
     async def _drain_one(self) -> int:
         async with self.sessions() as session:
-            rows = await outbox.claim(session, limit=self.drain_limit)
+            # A younger row's writer may still confirm and delete it (the transfer batcher
+            # does, in its next call); one older than a lease was not confirmed in time.
+            rows = await outbox.claim(session, limit=self.drain_limit, older_than=self.seconds)
             confirmed = self.store is None or await self.store.invalidate(_entries(rows))
             if not confirmed:
                 await session.rollback()  # the rows stay for the next drain

@@ -10,12 +10,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from redis.asyncio.client import Pipeline
-
 from okane_core.app import codec
 from okane_core.app.lease import TrustLease
 from okane_core.cache import keys
-from okane_core.cache.store import VersionedStore
+from okane_core.cache.store import LiveEvents, VersionedStore
 from okane_core.db.changes import Changes
 from okane_core.db.uow import UnitOfWork
 from okane_core.errors import UserNotFound
@@ -121,11 +119,9 @@ class ReadCache:
         found = await self._through(user_id, keys.CONTACTS, "contacts", codec.decode_contacts, load)
         return found[:limit]
 
-    async def invalidate(
-        self, changes: Changes, also: Callable[[Pipeline], None] | None = None
-    ) -> bool:
+    async def invalidate(self, changes: Changes, events: LiveEvents | None = None) -> bool:
         """After a commit: tombstone every cached view that the unit of work changed (and
-        run ``also``'s commands in the same round trip). Returns whether Redis confirmed."""
+        append ``events`` in the same round trip). Returns whether Redis confirmed."""
         if self.store is None:
             return True
         entries = [
@@ -138,7 +134,7 @@ class ReadCache:
             for user_id, version in changes.profiles.items()
             for entry in keys.entries(user_id, keys.PROFILE_KIND, version)
         ]
-        return await self.store.invalidate(entries, also)
+        return await self.store.invalidate(entries, events)
 
 
 async def transaction(

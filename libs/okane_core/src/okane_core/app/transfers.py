@@ -44,7 +44,7 @@ async def transfer(
     if okane.transfers is not None:
         # The request's wait for its batch: the batch's own span links back to this one.
         with tracer.start_as_current_span(
-            "okane_transfers_v2",
+            "okane_transfers_v3",
             kind=trace.SpanKind.CLIENT,
             attributes={"db.system": "postgresql", "db.statement": TRANSFERS_SQL},
         ):

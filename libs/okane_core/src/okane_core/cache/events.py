@@ -11,16 +11,17 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from okane_core.cache import keys
 from okane_core.cache.breaker import CircuitBreaker
+from okane_core.cache.store import LiveEvents
 from okane_core.db.changes import Changes
 
 log = logging.getLogger(__name__)
@@ -63,23 +64,27 @@ class EventPublisher:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    def queue(self, changes: Changes) -> Callable[[Pipeline], None] | None:
-        """The commands that append each user's event to their stream and wake the replicas,
-        to send in the same round trip as the cache invalidation. Best effort: a client that
-        misses an event gets the current balance when it reconnects."""
+    def queue(self, changes: Changes) -> LiveEvents | None:
+        """Each changed user's event and the wake-up of the replicas, to send in the same
+        round trip (and the same script call per user) as the cache invalidation. Best effort:
+        a client that misses an event gets the current balance when it reconnects."""
         events = wallet_events(changes)
         if not events:
             return None
-
-        def build(pipe: Pipeline) -> None:
-            for user_id, data in events.items():
-                stream = keys.events_stream(user_id)
-                pipe.xadd(stream, {"data": json.dumps(data)}, maxlen=STREAM_LENGTH)
-                pipe.expire(stream, STREAM_TTL_SECONDS)
+        return LiveEvents(
+            streams={
+                keys.user_tag(user_id): (
+                    keys.events_stream(user_id),
+                    orjson.dumps(data),
+                )
+                for user_id, data in events.items()
+            },
+            channel=keys.EVENTS_CHANNEL,
             # One wake-up for the whole commit: the ids of every user whose stream grew.
-            pipe.publish(keys.EVENTS_CHANNEL, " ".join(str(user_id) for user_id in events))
-
-        return build
+            wake=" ".join(str(user_id) for user_id in events),
+            length=STREAM_LENGTH,
+            lifetime_seconds=STREAM_TTL_SECONDS,
+        )
 
 
 class EventHub:

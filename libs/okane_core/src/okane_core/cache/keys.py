@@ -41,6 +41,11 @@ KIND_OF_ENTRY = {what: kind for kind, whats in ENTRIES_OF_KIND.items() for what 
 EPOCH = f"{CACHE}:epoch"
 
 
+def user_tag(user_id: uuid.UUID | str) -> str:
+    """What Redis Cluster hashes of a user's keys: every key of one user shares a slot."""
+    return f"user:{user_id}"
+
+
 def _user(user_id: uuid.UUID | str) -> str:
     return f"{{user:{user_id}}}"
 

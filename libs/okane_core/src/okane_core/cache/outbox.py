@@ -1,7 +1,9 @@
 """The SQL of ``cache_outbox``: the invalidations that Redis has not confirmed yet.
 
-Rows are written by triggers in the transaction of each change (migration 0006), read by every
-process's trust lease, and drained by whichever process claims them first.
+Rows are written by triggers in the transaction of each change (migration 0006) and read by
+every process's trust lease. The transfer batcher deletes the rows whose tombstones Redis
+confirmed in its next call (migration 0012); the lease drains the rest once they are older
+than a lease, when their writer could not confirm them (or died).
 """
 
 from __future__ import annotations
@@ -33,16 +35,19 @@ async def pending(session: AsyncSession, *, limit: int) -> list[Pending]:
     return [Pending(user_id, kind, version) for user_id, kind, version in rows]
 
 
-async def claim(session: AsyncSession, *, limit: int) -> list[Pending]:
-    """Delete up to ``limit`` rows no other drainer holds, returning them; the caller commits
-    only once Redis has confirmed their tombstones (else rolls back: the rows stay)."""
+async def claim(session: AsyncSession, *, limit: int, older_than: float = 0) -> list[Pending]:
+    """Delete up to ``limit`` rows no other drainer holds, written more than ``older_than``
+    seconds ago, returning them; the caller commits only once Redis has confirmed their
+    tombstones (else rolls back: the rows stay)."""
     rows = await session.execute(
         text(
             "DELETE FROM cache_outbox WHERE id IN ("
-            "  SELECT id FROM cache_outbox ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+            "  SELECT id FROM cache_outbox"
+            "  WHERE created_at < now() - make_interval(secs => :older_than)"
+            "  ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
             ") RETURNING user_id, kind, version"
         ),
-        {"limit": limit},
+        {"limit": limit, "older_than": older_than},
     )
     return [Pending(user_id, kind, version) for user_id, kind, version in rows]
 

@@ -31,6 +31,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -78,13 +79,18 @@ end
 return stored
 """
 
-# KEYS: entries (one user's, so one Redis Cluster slot); ARGV[1]: ttl ms, then a version per
-# key. Replace each with a tombstone unless it is already at that version or newer: one call
-# per user, however many of their entries a write changed.
+# KEYS: entries (one user's, so one Redis Cluster slot), then that user's event stream when
+# ARGV[2] is an event; ARGV[1]: ttl ms, ARGV[2]: the event ('' for none), ARGV[3]: the stream's
+# length, ARGV[4]: its lifetime in seconds, then a version per entry. Replace each entry with a
+# tombstone unless it is already at that version or newer, then append the event: one call per
+# user, however many of their entries a write changed.
 _INVALIDATE = """
+local entries = #KEYS
+if ARGV[2] ~= '' then entries = entries - 1 end
 local written = 0
-for i, key in ipairs(KEYS) do
-  local version = tonumber(ARGV[i + 1])
+for i = 1, entries do
+  local key = KEYS[i]
+  local version = tonumber(ARGV[i + 4])
   local keep = 0
   local current = redis.call('GET', key)
   if current then
@@ -94,12 +100,28 @@ for i, key in ipairs(KEYS) do
     end
   end
   if keep == 0 then
-    redis.call('SET', key, ARGV[i + 1] .. '|T|', 'PX', ARGV[1])
+    redis.call('SET', key, ARGV[i + 4] .. '|T|', 'PX', ARGV[1])
     written = written + 1
   end
 end
+if ARGV[2] ~= '' then
+  redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', ARGV[3], '*', 'data', ARGV[2])
+  redis.call('EXPIRE', KEYS[#KEYS], ARGV[4])
+end
 return written
 """
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvents:
+    """Events to append in the invalidation's round trip: per user (their hash tag), the
+    stream and the event; then one message on ``channel`` that wakes every replica."""
+
+    streams: dict[str, tuple[str, bytes]]
+    channel: str
+    wake: str
+    length: int
+    lifetime_seconds: int
 
 
 def decode(raw: bytes | str | None) -> tuple[int, bytes] | None:
@@ -231,22 +253,19 @@ class VersionedStore:
         return stored
 
     async def invalidate(
-        self,
-        entries: Iterable[tuple[str, int]],
-        also: Callable[[Pipeline], None] | None = None,
+        self, entries: Iterable[tuple[str, int]], events: LiveEvents | None = None
     ) -> bool:
-        """Tombstone each key at its new version (called after the write committed). ``also``
-        appends more commands (the live events) to the same round trip. Returns whether Redis
-        confirmed the tombstones; if not, the write's outbox rows still hold the invalidation
-        (see ``app/lease.py``)."""
+        """Tombstone each key at its new version (called after the write committed) and append
+        ``events`` in the same call per user. Returns whether Redis confirmed the tombstones;
+        if not, the write's outbox rows still hold the invalidation (see ``app/lease.py``)."""
         pending = list(entries)
-        if not pending and also is None:
+        if not pending and events is None:
             return True
         if not self.breaker.allow():
             metrics.CACHE_INVALIDATIONS.labels("deferred").inc(len(pending))
             return False
         try:
-            await self._write_tombstones(pending, also)
+            await self._write_tombstones(pending, events)
         except RedisError as error:
             self._failed(error)
             metrics.CACHE_INVALIDATIONS.labels("deferred").inc(len(pending))
@@ -302,27 +321,39 @@ class VersionedStore:
         return epoch
 
     async def _write_tombstones(
-        self,
-        entries: Iterable[tuple[str, int]],
-        also: Callable[[Pipeline], None] | None = None,
+        self, entries: Iterable[tuple[str, int]], events: LiveEvents | None = None
     ) -> None:
         by_user: dict[str, list[tuple[str, int]]] = {}
         for key, version in entries:
             by_user.setdefault(_hash_tag(key), []).append((key, version))
-        if not by_user and also is None:
+        streams = events.streams if events is not None else {}
+        for tag in streams:
+            by_user.setdefault(tag, [])
+        if not by_user:
             return
+        ttl = self.tombstone_ttl_ms
 
         def build(pipe: Pipeline) -> None:
-            for group in by_user.values():
+            for tag, group in by_user.items():
+                names: list[Any] = [key for key, _ in group]
+                told = streams.get(tag)
+                event: bytes | str = ""
+                if told is not None:
+                    names.append(told[0])
+                    event = told[1]
+                length, lifetime = (events.length, events.lifetime_seconds) if events else (0, 0)
                 pipe.evalsha(
                     self._invalidate_sha,
-                    len(group),
-                    *(key for key, _ in group),
-                    self.tombstone_ttl_ms,
+                    len(names),
+                    *names,
+                    ttl,
+                    event,
+                    length,
+                    lifetime,
                     *(version for _, version in group),
                 )
-            if also is not None:
-                also(pipe)
+            if events is not None:
+                pipe.publish(events.channel, events.wake)
 
         await self._pipeline(build)
 

@@ -4,7 +4,7 @@ checks that the two agree."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -90,6 +90,7 @@ class Account(Base):
         CheckConstraint("kind = 'system' OR available >= 0", name="available_not_negative"),
         CheckConstraint("locked >= 0", name="locked_not_negative"),
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_code"),
+        CheckConstraint("out_spent >= 0", name="out_spent_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(Identity(), primary_key=True)
@@ -102,6 +103,10 @@ class Account(Base):
     version: Mapped[int] = mapped_column(server_default=text("1"))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+    # What the account sent (P2P and withdrawals not failed) on out_day, in the limits' time
+    # zone: the daily limit's counter, kept under the account lock (migration 0012).
+    out_day: Mapped[date | None]
+    out_spent: Mapped[int] = mapped_column(server_default=text("0"))
 
 
 class LedgerTransaction(Base):
@@ -266,7 +271,10 @@ class CacheOutbox(Base):
     ``users`` in the transaction of each change (migration 0006), deleted once drained."""
 
     __tablename__ = "cache_outbox"
-    __table_args__ = (CheckConstraint("kind IN ('wallet', 'profile')", name="kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('wallet', 'profile')", name="kind"),
+        Index("ix_cache_outbox_user_id_kind_version", "user_id", "kind", "version"),
+    )
 
     id: Mapped[int] = mapped_column(Identity(always=True), primary_key=True)
     user_id: Mapped[uuid.UUID]

@@ -95,11 +95,17 @@ async def touch(session: AsyncSession, account_id: int) -> None:
 async def check_daily(
     ledger: Ledger, session: AsyncSession, account_id: int, amount: int, *, kinds: str
 ) -> None:
+    """Refuse ``amount`` over the day's limit. Outgoing limits read the account's counter of
+    the day (the caller holds its lock and counts the debit with ``accounts.count_sent``)."""
     settings = ledger.settings
     limit = settings.daily_outgoing_limit if kinds == "outgoing" else settings.daily_topup_limit
-    spent = await transactions.spent_today(
-        session, account_id, kinds=kinds, timezone=LIMIT_TIMEZONE
-    )
+    spent = None
+    if kinds == "outgoing":
+        spent = await accounts.sent_today(session, account_id, timezone=LIMIT_TIMEZONE)
+    if spent is None:
+        spent = await transactions.spent_today(
+            session, account_id, kinds=kinds, timezone=LIMIT_TIMEZONE
+        )
     if not within_daily_limit(spent, amount, limit):
         raise DailyLimitExceeded(
             f"this would exceed the daily limit of {limit} paise "

@@ -215,7 +215,7 @@ def decide_transfer(  # noqa: PLR0911 - one return per rule, in the order the ru
 ) -> TransferRefusal | Status:
     """The specification of one transfer's outcome, in the order the checks apply: a refusal,
     or the status of the transaction it records (``success``, or ``failure`` for insufficient
-    funds). ``okane_transfers_v2`` applies exactly these rules in the database."""
+    funds). ``okane_transfers_v3`` applies exactly these rules in the database."""
     if payee is None:
         return TransferRefusal.RECIPIENT_NOT_FOUND
     if payer is not None and payee.user_id == payer.user_id:

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from okane_core.ledger.book import LIMIT_TIMEZONE
+
 # Each check is a query returning the violating rows as (subject, detail); at most LIMIT each.
 LIMIT = 100
 
@@ -30,6 +32,19 @@ _CHECKS: dict[str, str] = {
         LEFT JOIN (SELECT account_id, sum(amount) AS total FROM postings GROUP BY account_id) p
                ON p.account_id = a.id
         WHERE a.available + a.locked <> coalesce(p.total, 0) LIMIT :limit
+    """,
+    "daily_counter_matches_transactions": """
+        SELECT a.id::text, 'counted ' || a.out_spent || ' sent on ' || a.out_day
+               || ' but its transactions of that day sum to ' || coalesce(s.total, 0)
+        FROM accounts a
+        LEFT JOIN LATERAL (
+            SELECT sum(t.amount) AS total FROM transactions t
+            WHERE t.debit_account_id = a.id AND t.kind IN ('p2p', 'withdrawal')
+              AND t.status <> 'failure'
+              AND t.created_at >= a.out_day::timestamp AT TIME ZONE :timezone
+              AND t.created_at < (a.out_day + 1)::timestamp AT TIME ZONE :timezone
+        ) s ON true
+        WHERE a.out_day IS NOT NULL AND a.out_spent <> coalesce(s.total, 0) LIMIT :limit
     """,
     "wallet_not_negative": """
         SELECT id::text, 'available ' || available || ', locked ' || locked
@@ -128,6 +143,6 @@ async def reconcile(session: AsyncSession) -> ReconciliationReport:
     report.checked = {key: int(value) for key, value in counts._mapping.items()}
     for name, sql in _CHECKS.items():
         report.checks.append(name)
-        rows = await session.execute(text(sql), {"limit": LIMIT})
+        rows = await session.execute(text(sql), {"limit": LIMIT, "timezone": LIMIT_TIMEZONE})
         report.violations.extend(Violation(name, str(s), str(d)) for s, d in rows)
     return report

@@ -6,7 +6,7 @@ from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.errors import AlreadySettled, AmountMismatch, TransactionNotFound
-from okane_core.ledger.book import touch
+from okane_core.ledger.book import LIMIT_TIMEZONE, touch
 from okane_core.ledger.domain import (
     BalanceChange,
     FailureReason,
@@ -81,6 +81,13 @@ async def finish(
         else:
             refund = BalanceChange(txn.debit_account_id, available=txn.amount)
             await accounts.apply_balance_changes(session, [release, refund])
+            await accounts.uncount_sent(
+                session,
+                txn.debit_account_id,
+                txn.amount,
+                sent_at=txn.created_at,
+                timezone=LIMIT_TIMEZONE,
+            )
     return await transactions.finish_transaction(
         session, txn.id, status=new_status, failure_reason=reason
     )

@@ -1,10 +1,11 @@
 """P2P transfers: pay another user, found by user id, phone or email.
 
-What a transfer may do is decided in the database, by ``okane_transfers_v2`` (migrations 0005
-and 0010), in one round trip for a whole batch: it locks every account of the batch once in id
-order, then decides each transfer in arrival order against the locked rows. The rules it
-applies are the pure ones of ``ledger.domain`` (``decide_transfer``, ``transfer_postings``); a
-differential test holds the function to them, and the database's balance trigger is the net.
+What a transfer may do is decided in the database, by ``okane_transfers_v3`` (migration 0012),
+in one round trip for a whole batch: it locks every account of the batch once in id order,
+decides each transfer in arrival order against the locked rows, and writes each wallet once.
+The rules it applies are the pure ones of ``ledger.domain`` (``decide_transfer``,
+``transfer_postings``); a differential test holds the function to them, and the database's
+balance trigger is the net.
 
 Insufficient funds is not an error: it is recorded as a ``failure`` transaction with reason
 ``insufficient_funds`` and moves nothing, so the payer sees it in the history. Every other
@@ -105,7 +106,13 @@ def prepare(
     )
 
 
-def batch_parameters(ledger: Ledger, requests: Sequence[TransferRequest]) -> dict[str, Any]:
+def batch_parameters(
+    ledger: Ledger,
+    requests: Sequence[TransferRequest],
+    confirmed: Sequence[WalletChange] = (),
+) -> dict[str, Any]:
+    """The call's parameters; ``confirmed``: wallet versions whose invalidation Redis
+    confirmed since the last call, whose outbox rows the call deletes."""
     return {
         "payer": [r.payer for r in requests],
         "session": [r.session_id for r in requests],
@@ -122,6 +129,8 @@ def batch_parameters(ledger: Ledger, requests: Sequence[TransferRequest]) -> dic
         "new_payees": ledger.settings.payee_lookups_per_window or None,  # None: no limit
         "new_payee_window": ledger.settings.payee_lookup_window_seconds,
         "verified_only": ledger.settings.verify_contacts == "required",
+        "confirmed_users": [w.user_id for w in confirmed],
+        "confirmed_versions": [w.version for w in confirmed],
     }
 
 

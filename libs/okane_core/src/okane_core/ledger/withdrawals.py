@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from okane_core.ids import new_reference
 from okane_core.ledger import wallets
-from okane_core.ledger.book import Ledger, check_daily, touch
+from okane_core.ledger.book import LIMIT_TIMEZONE, Ledger, check_daily, touch
 from okane_core.ledger.domain import (
     BalanceChange,
     FailureReason,
@@ -72,6 +72,7 @@ async def request_withdrawal(
         await accounts.apply_balance_changes(
             session, [BalanceChange(account.id, available=-amount, locked=amount)]
         )
+        await accounts.count_sent(session, account.id, amount, timezone=LIMIT_TIMEZONE)
         return view
 
     view, replay = await idempotent(

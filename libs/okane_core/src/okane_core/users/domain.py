@@ -61,10 +61,11 @@ def normalize_email(raw: str, *, field: str = "email") -> str:
 def parse_user_ref(raw: str) -> tuple[str, str | uuid.UUID]:
     """Classify a recipient given as a user id, an email address or a phone number."""
     value = raw.strip()
-    try:
-        return "id", uuid.UUID(value)
-    except ValueError:
-        pass
+    if len(value) >= 32:  # anything shorter has too few hex digits for a UUID
+        try:
+            return "id", uuid.UUID(value)
+        except ValueError:
+            pass
     if "@" in value:
         return "email", normalize_email(value, field="to")
     return "phone", normalize_phone(value, field="to")

@@ -90,6 +90,49 @@ async def apply_balance_changes(session: AsyncSession, changes: Sequence[Balance
             wallets[row.user_id] = WalletChange(*row)
 
 
+async def sent_today(session: AsyncSession, account_id: int, *, timezone: str) -> int | None:
+    """What the (locked) account sent today by its counter (migration 0012); None when a later
+    day is counted already (this transaction began before that day's midnight)."""
+    result = await session.execute(
+        sql(
+            "SELECT CASE WHEN out_day > (now() AT TIME ZONE :tz)::date THEN NULL "
+            "WHEN out_day = (now() AT TIME ZONE :tz)::date THEN out_spent ELSE 0 END "
+            "FROM accounts WHERE id = :a"
+        ),
+        {"a": account_id, "tz": timezone},
+    )
+    value = result.scalar_one()
+    return None if value is None else int(value)
+
+
+async def count_sent(session: AsyncSession, account_id: int, amount: int, *, timezone: str) -> None:
+    """Add ``amount`` to the (locked) account's counter of the day (a new day starts at 0); a
+    transaction of a day before the counted one leaves it alone."""
+    await session.execute(
+        sql(
+            "UPDATE accounts SET out_spent = CASE "
+            "WHEN out_day > (now() AT TIME ZONE :tz)::date THEN out_spent "
+            "WHEN out_day = (now() AT TIME ZONE :tz)::date THEN out_spent + :amount "
+            "ELSE :amount END, "
+            "out_day = greatest(out_day, (now() AT TIME ZONE :tz)::date) WHERE id = :a"
+        ),
+        {"a": account_id, "amount": amount, "tz": timezone},
+    )
+
+
+async def uncount_sent(
+    session: AsyncSession, account_id: int, amount: int, *, sent_at: datetime, timezone: str
+) -> None:
+    """Give back what a failed debit counted, if its day is still the counted one."""
+    await session.execute(
+        sql(
+            "UPDATE accounts SET out_spent = out_spent - :amount "
+            "WHERE id = :a AND out_day = (CAST(:at AS timestamptz) AT TIME ZONE :tz)::date"
+        ),
+        {"a": account_id, "amount": amount, "at": sent_at, "tz": timezone},
+    )
+
+
 async def database_now(session: AsyncSession) -> datetime:
     return (await session.execute(sql("SELECT now()"))).scalar_one()  # type: ignore[no-any-return]
 

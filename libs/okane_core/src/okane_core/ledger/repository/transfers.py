@@ -1,6 +1,5 @@
-"""SQL of P2P transfers: one call of ``okane_transfers_v2`` (migrations 0005 and 0010) applies a
-batch of transfers, whatever the connection: a unit of work's session or the batcher's raw
-one."""
+"""SQL of P2P transfers: one call of ``okane_transfers_v3`` (migration 0012) applies a batch of
+transfers, whatever the connection: a unit of work's session or the batcher's raw one."""
 
 from __future__ import annotations
 
@@ -12,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 # psycopg placeholders: the same text runs on a raw connection and through a session.
 TRANSFERS_SQL = (
-    "SELECT * FROM okane_transfers_v2(%(payer)s::uuid[], %(session)s::uuid[], "
+    "SELECT * FROM okane_transfers_v3(%(payer)s::uuid[], %(session)s::uuid[], "
     "%(key)s::text[], %(hash)s::bytea[], %(by)s::text[], %(ref)s::text[], "
     "%(amount)s::bigint[], %(note)s::text[], %(txn)s::uuid[], %(daily_limit)s::bigint, "
     "%(key_ttl)s::integer, %(timezone)s::text, %(new_payees)s::integer, "
-    "%(new_payee_window)s::integer, %(verified_only)s::boolean)"
+    "%(new_payee_window)s::integer, %(verified_only)s::boolean, "
+    "%(confirmed_users)s::uuid[], %(confirmed_versions)s::bigint[])"
 )
 
 
