@@ -108,10 +108,11 @@ def create_app(
     )
     install_problem_handlers(app)
     observe(app, "user-api", span_processor=span_processor)
+    # Routes are matched in order: the money and wallet routes, the hot ones, first.
+    app.include_router(wallet_router)
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(sessions_router)
-    app.include_router(wallet_router)
     app.include_router(admin_router)
     app.include_router(events_router)
     app.include_router(verification_router)

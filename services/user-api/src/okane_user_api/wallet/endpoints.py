@@ -54,11 +54,18 @@ MOVE = problem_responses(
 READ = problem_responses(401, 404, 422)
 
 
-def _created(view: TransactionView, replayed: bool, response: Response) -> TransactionOut:
-    response.status_code = status.HTTP_201_CREATED
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return TransactionOut.of(view)
+REPLAYED = {"Idempotent-Replayed": "true"}
+
+
+def _created(view: TransactionView, replayed: bool) -> Response:
+    """The money endpoints' answer, serialised once here (the route's ``response_model``
+    documents it): 201, with ``Idempotent-Replayed`` on a replay."""
+    return Response(
+        TransactionOut.of(view).model_dump_json(),
+        status_code=status.HTTP_201_CREATED,
+        media_type="application/json",
+        headers=REPLAYED if replayed else None,
+    )
 
 
 @router.get("/me", responses=AUTH)
@@ -96,30 +103,38 @@ async def wallet(principal: CurrentUser, state: State) -> WalletOut:
     return WalletOut.of(await state.okane.cache.reads.wallet(principal.user_id))
 
 
-@router.post("/topups", status_code=status.HTTP_201_CREATED, responses=MOVE)
+@router.post(
+    "/topups",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransactionOut,
+    responses=MOVE,
+)
 async def start_topup(
     body: TopupRequest,
     key: IdempotencyKey,
     principal: CurrentUser,
     state: State,
-    response: Response,
-) -> TransactionOut:
+) -> Response:
     """Start adding money from the bank. The top-up stays ``processing`` until the bank
     confirms it (quoting ``reference``) through the bank webhook."""
     view, replayed = await topups.start_topup(
         state.okane, user_id=principal.user_id, amount=body.amount, idempotency_key=key
     )
-    return _created(view, replayed, response)
+    return _created(view, replayed)
 
 
-@router.post("/transfers", status_code=status.HTTP_201_CREATED, responses=MOVE)
+@router.post(
+    "/transfers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransactionOut,
+    responses=MOVE,
+)
 async def transfer(
     body: TransferRequest,
     key: IdempotencyKey,
     principal: TokenUser,
     state: State,
-    response: Response,
-) -> TransactionOut:
+) -> Response:
     """Pay another user by phone, email or user id. Not enough money is a ``failure`` with
     reason ``insufficient_funds`` (recorded, nothing moved)."""
     view, replayed = await transfers.transfer(
@@ -131,22 +146,26 @@ async def transfer(
         idempotency_key=key,
         session_id=principal.session_id,  # checked live in the transfer's own round trip
     )
-    return _created(view, replayed, response)
+    return _created(view, replayed)
 
 
-@router.post("/withdrawals", status_code=status.HTTP_201_CREATED, responses=MOVE)
+@router.post(
+    "/withdrawals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransactionOut,
+    responses=MOVE,
+)
 async def withdraw(
     body: WithdrawalRequest,
     key: IdempotencyKey,
     principal: CurrentUser,
     state: State,
-    response: Response,
-) -> TransactionOut:
+) -> Response:
     """Withdraw to the bank: the amount is held (``locked``) until the bank pays it out."""
     view, replayed = await withdrawals.request_withdrawal(
         state.okane, user_id=principal.user_id, amount=body.amount, idempotency_key=key
     )
-    return _created(view, replayed, response)
+    return _created(view, replayed)
 
 
 @router.get("/transactions", responses=READ)
