@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Response
 from redis.asyncio import Redis
 
+from okane_web.observability import NATIVE_TELEMETRY
+
 KEY = "okane:bench:bare"
 
 
@@ -24,7 +26,7 @@ def create_app() -> FastAPI:
         yield
         await app.state.redis.aclose()
 
-    app = FastAPI(lifespan=lifespan)
+    app = FastAPI(lifespan=lifespan, telemetry=NATIVE_TELEMETRY)  # as the services run
 
     @app.get("/v1/wallet")
     async def wallet() -> Response:

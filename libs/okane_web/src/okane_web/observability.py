@@ -10,6 +10,7 @@ import os
 import time
 
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry.sdk.trace import SpanProcessor
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -44,6 +45,11 @@ HTTP_IN_FLIGHT = Gauge(
     multiprocess_mode="livesum",
 )
 # Streams stay open for minutes; their duration would drown the request latency.
+# FastAPI's own OpenTelemetry layer, off: traces come from the OpenTelemetry FastAPI
+# instrumentation (``configure_tracing``) and metrics from Prometheus, and the layer would look
+# up the global providers (and the environment) on every request. Pass as ``FastAPI(telemetry=)``.
+NATIVE_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
 UNTIMED_ROUTES = frozenset({"/v1/events", "/metrics"})
 
 

@@ -25,7 +25,7 @@ from okane_core.settings import Settings, load_settings
 from okane_core.webhooks import decode_secret
 from okane_web.health import router as health_router
 from okane_web.limits import BodySizeLimit
-from okane_web.observability import observe
+from okane_web.observability import NATIVE_TELEMETRY, observe
 from okane_web.problems import install_problem_handlers
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(
+        telemetry=NATIVE_TELEMETRY,
         title="OKANE bank webhook",
         version="1.0.0",
         description="Signed bank callbacks (Standard Webhooks) settling top-ups and withdrawals.",

@@ -37,7 +37,7 @@ from okane_user_api.wallet.endpoints import router as wallet_router
 from okane_user_api.web import install_web
 from okane_web.health import router as health_router
 from okane_web.limits import BodySizeLimit
-from okane_web.observability import observe
+from okane_web.observability import NATIVE_TELEMETRY, observe
 from okane_web.problems import install_problem_handlers
 
 
@@ -101,6 +101,7 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(
+        telemetry=NATIVE_TELEMETRY,
         title="OKANE user API",
         version="1.0.0",
         description="Wallet, payments and history. Amounts are integer paise (1 INR = 100 paise).",
