@@ -57,7 +57,8 @@ def user_key(user_id: uuid.UUID | str, what: str) -> str:
 
 def entries(user_id: uuid.UUID | str, kind: str, version: int) -> list[tuple[str, int]]:
     """The cache entries a change of ``kind`` to ``version`` makes stale, with that version."""
-    return [(user_key(user_id, what), version) for what in ENTRIES_OF_KIND[kind]]
+    prefix = f"{CACHE}:{_user(user_id)}:"
+    return [(prefix + what, version) for what in ENTRIES_OF_KIND[kind]]
 
 
 def revoked_session(user_id: uuid.UUID | str, session_id: uuid.UUID | str) -> str:
