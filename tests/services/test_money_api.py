@@ -93,6 +93,48 @@ async def test_body_size_and_broken_json(stack: Stack) -> None:
         assert broken.json()["code"] == "validation_error"
 
 
+async def test_money_routes_answer_bad_requests_in_fastapis_order(stack: Stack) -> None:
+    """The money routes resolve their parameters themselves (``wallet/route.py``): the same
+    answers as FastAPI's generic path, in its order: JSON first, then the token, then every
+    invalid field at once."""
+    async with stack.api() as api:
+        user = await api.signup("Orderly")
+        body = b'{"to": "+919000000001", "amount": 5}'
+        json_type = {"content-type": "application/json"}
+        broken = await api.http.post("/v1/transfers", content=b"{", headers=json_type)
+        assert (broken.status_code, broken.json()["code"]) == (422, "validation_error")
+        garbled = await api.http.post("/v1/transfers", content=b'{"\xe2"}', headers=json_type)
+        assert (garbled.status_code, garbled.json()["field"]) == (422, "body")  # not UTF-8
+        anonymous = await api.http.post("/v1/transfers", content=body, headers=json_type)
+        assert (anonymous.status_code, anonymous.json()["code"]) == (401, "unauthenticated")
+        for scheme in ("Basic abc", "Bearer", "Bearer not-a-token"):
+            refused = await api.http.post(
+                "/v1/transfers", content=body, headers={**json_type, "Authorization": scheme}
+            )
+            assert refused.status_code == 401, scheme
+        untyped = await api.http.post("/v1/transfers", content=body, headers=user.auth)
+        assert untyped.status_code == 422
+        assert [e["field"] for e in untyped.json()["errors"]] == ["Idempotency-Key", "body"]
+        both = await api.http.post(
+            "/v1/transfers",
+            content=b'{"to": "+919000000001", "amount": "5"}',
+            headers={**user.auth, **json_type},
+        )
+        assert both.status_code == 422
+        fields = [e["field"] for e in both.json()["errors"]]
+        assert fields == ["Idempotency-Key", "amount"], fields
+        typed = await api.http.post(
+            "/v1/transfers",
+            content=body,
+            headers={
+                **user.auth,
+                "content-type": "application/merge-patch+json; charset=utf-8",
+                "Idempotency-Key": "x" * 256,
+            },
+        )
+        assert (typed.status_code, typed.json()["field"]) == (422, "Idempotency-Key")
+
+
 async def test_withdrawal_and_topup_validation(stack: Stack) -> None:
     async with stack.api() as api:
         user = await api.signup("Drawer")

@@ -33,6 +33,7 @@ from okane_user_api.schemas import AMOUNT_MODELS
 from okane_user_api.state import AppState
 from okane_user_api.verification.endpoints import mailbox_router
 from okane_user_api.verification.endpoints import router as verification_router
+from okane_user_api.wallet.endpoints import money_router
 from okane_user_api.wallet.endpoints import router as wallet_router
 from okane_user_api.web import install_web
 from okane_web.health import router as health_router
@@ -110,6 +111,7 @@ def create_app(
     install_problem_handlers(app)
     observe(app, "user-api", span_processor=span_processor)
     # Routes are matched in order: the money and wallet routes, the hot ones, first.
+    app.include_router(money_router)
     app.include_router(wallet_router)
     app.include_router(health_router)
     app.include_router(auth_router)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from okane_core.app import admin
 from okane_core.errors import AuthenticationFailed, PermissionDenied
@@ -32,12 +33,26 @@ async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     state: State,
 ) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    if credentials is None:
         raise AuthenticationFailed("a bearer access token is required")
-    principal = state.tokens.verify(credentials.credentials)
+    return await live_principal(request, f"{credentials.scheme} {credentials.credentials}", state)
+
+
+async def live_principal(request: Request, authorization: str | None, state: AppState) -> Principal:
+    """``bearer_principal``, and its session not revoked."""
+    principal = bearer_principal(authorization, state)
     if await revocations_of(request).is_revoked(principal.user_id, principal.session_id):
         raise AuthenticationFailed("this session has ended; log in again")
     return principal
+
+
+def bearer_principal(authorization: str | None, state: AppState) -> Principal:
+    """The caller of a genuine, unexpired token in an ``Authorization: Bearer`` header (read as
+    ``bearer`` reads it)."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not (scheme and credentials) or scheme.lower() != "bearer":
+        raise AuthenticationFailed("a bearer access token is required")
+    return state.tokens.verify(credentials)
 
 
 async def token_principal(
@@ -45,10 +60,10 @@ async def token_principal(
 ) -> Principal:
     """The caller of a genuine, unexpired token, for endpoints whose use case checks the
     session itself in its own database round trip (money movements): no separate revocation
-    call."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    call. (The money routes resolve it with ``bearer_principal``, see ``wallet/route.py``.)"""
+    if credentials is None:
         raise AuthenticationFailed("a bearer access token is required")
-    return state.tokens.verify(credentials.credentials)
+    return bearer_principal(f"{credentials.scheme} {credentials.credentials}", state)
 
 
 async def admin_principal(

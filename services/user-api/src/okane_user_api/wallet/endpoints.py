@@ -24,9 +24,12 @@ from okane_user_api.schemas import (
     WalletOut,
     WithdrawalRequest,
 )
+from okane_user_api.wallet.route import MoneyRoute
 from okane_web.problems import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["wallet"])
+# Top-ups, transfers and withdrawals: resolved by their own route class (``wallet/route.py``).
+money_router = APIRouter(prefix="/v1", tags=["wallet"], route_class=MoneyRoute)
 
 IdempotencyKey = Annotated[
     str,
@@ -103,7 +106,7 @@ async def wallet(principal: CurrentUser, state: State) -> WalletOut:
     return WalletOut.of(await state.okane.cache.reads.wallet(principal.user_id))
 
 
-@router.post(
+@money_router.post(
     "/topups",
     status_code=status.HTTP_201_CREATED,
     response_model=TransactionOut,
@@ -123,7 +126,7 @@ async def start_topup(
     return _created(view, replayed)
 
 
-@router.post(
+@money_router.post(
     "/transfers",
     status_code=status.HTTP_201_CREATED,
     response_model=TransactionOut,
@@ -149,7 +152,7 @@ async def transfer(
     return _created(view, replayed)
 
 
-@router.post(
+@money_router.post(
     "/withdrawals",
     status_code=status.HTTP_201_CREATED,
     response_model=TransactionOut,
