@@ -14,7 +14,9 @@ deleted in the next batch's own round trip.
   transaction, postings, contacts and idempotency claim written as before; the balances,
   counters and versions are written in one statement at the end. So the outbox trigger fires
   once per batch and writes one row per wallet, and a wallet paid twice in a batch gets one new
-  version. Each changed wallet is reported once, on the first outcome that changed it.
+  version. Each changed wallet is reported once, on the first outcome that changed it; a
+  replay reports instead the invalidations of its original still pending in ``cache_outbox``
+  (so the caller needs no query of its own before it answers).
 - **Confirmed invalidations.** ``p_confirmed_users`` / ``p_confirmed_versions`` name outbox rows
   (wallet, version) whose tombstones Redis confirmed after the previous batch: they are deleted
   here (skipping rows a drainer holds), so the trust lease's drain only meets the rows of writers
@@ -200,6 +202,16 @@ BEGIN
                 r.code := 'idempotency_conflict';
             ELSE
                 r.replayed := true;
+                -- The original's invalidations still pending, if its writer never confirmed
+                -- them (it may have died after COMMIT): the caller waits for them before it
+                -- answers, as that writer would have.
+                SELECT jsonb_agg(jsonb_build_object('user_id', o.user_id, 'kind', o.kind,
+                    'version', o.version)) INTO r.wallets
+                FROM (SELECT o.user_id, o.kind, max(o.version) AS version
+                    FROM cache_outbox o JOIN accounts a ON a.user_id = o.user_id
+                    WHERE a.id IN (r.debit_account_id, r.credit_account_id)
+                        AND o.created_at <= r.created_at
+                    GROUP BY o.user_id, o.kind) o;
             END IF;
             outs[i] := r;
             CONTINUE;

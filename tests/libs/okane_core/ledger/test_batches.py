@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from okane_core.app import transfers
 from okane_core.app.context import Okane, build_okane
 from okane_core.cache.client import create_redis
-from okane_core.db.engine import SessionFactory, create_engine
+from okane_core.db.engine import SessionFactory, create_engine, run_in_transaction
 from okane_core.errors import LockTimeout, OkaneError, RecipientNotFound, SelfTransfer
+from okane_core.ledger import transfers as ledger_transfers
 from okane_core.ledger import wallets
 from okane_core.ledger.book import Ledger
 from okane_core.ledger.reconcile import reconcile
+from okane_core.ledger.repository.accounts import wallets_of_users as wallets_of
 from okane_core.localstack import Endpoints
 from okane_core.observability import metrics
 from okane_core.settings import Settings, load_settings
@@ -142,6 +144,41 @@ async def test_a_batch_writes_each_wallet_once_and_the_next_deletes_what_redis_c
     assert len(await outbox_versions(sessions, meera)) == 1  # until a later batch
     assert await balances(sessions, asha, ravi, meera) == [700, 300, 0]
     await assert_reconciled(sessions)
+
+
+async def test_a_replay_reports_the_invalidations_its_original_left_pending(
+    okane: Okane, sessions: SessionFactory, ledger: Ledger
+) -> None:
+    """What the caller waits for before a replayed answer leaves (its original's writer may
+    have died after COMMIT): reported by the function in the same round trip."""
+    asha, ravi = await make_user(sessions, ledger), await make_user(sessions, ledger)
+    await fund(sessions, ledger, asha.id, 1_000)
+    paid = await pay(okane, asha, ravi.phone or "", 100, key="once")
+    assert not isinstance(paid, OkaneError)
+    request = ledger_transfers.prepare(
+        ledger, user_id=asha.id, to=ravi.phone or "", amount=100, note=None, idempotency_key="once"
+    )
+
+    async def replay() -> ledger_transfers.TransferOutcome:
+        (outcome,) = await run_in_transaction(
+            sessions, lambda s: ledger_transfers.apply(ledger, s, [request])
+        )
+        assert outcome.replayed and outcome.view is not None
+        assert outcome.view.id == paid[0].id
+        return outcome
+
+    async with sessions() as s:
+        versions = {w.user_id: w.version for w in await wallets_of(s, [asha.id, ravi.id])}
+    pending = (await replay()).pending  # no later batch has deleted the original's rows
+    assert {(user, kind, version) for user, kind, version in pending if kind == "wallet"} == {
+        (asha.id, "wallet", versions[asha.id]),
+        (ravi.id, "wallet", versions[ravi.id]),
+    }
+    async with sessions() as s:
+        await s.execute(text("DELETE FROM cache_outbox"))
+        await s.commit()
+    assert (await replay()).pending == ()
+    assert await balances(sessions, asha, ravi) == [900, 100]
 
 
 async def test_one_key_twice_in_a_batch_moves_money_once(

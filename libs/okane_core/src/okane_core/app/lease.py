@@ -27,8 +27,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
 
 from okane_core.cache import keys, outbox
 from okane_core.cache.store import VersionedStore
@@ -57,13 +56,6 @@ async def epoch_for_fills(
     async with sessions() as session:
         found = await outbox.pending(session, limit=pending_limit + 1)
     return await store.renew_epoch(None if len(found) > pending_limit else _entries(found))
-
-
-async def outbox_pending(
-    sessions: SessionFactory, account_ids: list[int], written_at: datetime
-) -> list[outbox.Pending]:
-    async with sessions() as session:
-        return await outbox.pending_for_accounts(session, account_ids, written_at)
 
 
 class TrustLease:
@@ -119,12 +111,11 @@ class TrustLease:
             return None
         return session_id in self._revoked
 
-    async def settle_replay(self, account_ids: list[int], written_at: datetime) -> None:
-        """Before a replayed answer leaves: the original write (whose transaction started at
-        ``written_at``) may have been answered by no one (its process died after COMMIT), so
-        its invalidation may still be pending. If it is, and Redis does not already hold every
-        entry at that version or newer, wait one lease, as its writer would have."""
-        pending = await outbox_pending(self.sessions, account_ids, written_at)
+    async def settle_pending(self, pending: Sequence[outbox.Pending]) -> None:
+        """Before a replayed answer leaves: the original write may have been answered by no
+        one (its process died after COMMIT), so its invalidations may still be ``pending``
+        (the transfer function reports them). Unless Redis already holds every entry at that
+        version or newer, wait one lease, as its writer would have."""
         if not pending:
             return
         if self.store is not None and await self.store.holds(_entries(pending)):

@@ -12,6 +12,7 @@ import uuid
 from opentelemetry import trace
 
 from okane_core.app.context import Okane
+from okane_core.cache.outbox import Pending
 from okane_core.ledger import transfers
 from okane_core.ledger.repository.transfers import TRANSFERS_SQL
 from okane_core.ledger.views import TransactionView
@@ -41,7 +42,9 @@ async def transfer(
         idempotency_key=idempotency_key,
         session_id=session_id,
     )
-    if okane.transfers is not None:
+    if okane.transfers is not None and not trace.get_current_span().is_recording():
+        outcome = await okane.transfers.submit(request)  # untraced: no span to start
+    elif okane.transfers is not None:
         # The request's wait for its batch: the batch's own span links back to this one.
         with tracer.start_as_current_span(
             "okane_transfers_v3",
@@ -52,7 +55,6 @@ async def transfer(
     else:
         (outcome,) = await okane.uow.write(lambda s: transfers.apply(okane.ledger, s, [request]))
     view, replayed = outcome.result()
-    if replayed:
-        accounts = [view.debit_account_id, view.credit_account_id]
-        await okane.cache.lease.settle_replay(accounts, view.created_at)
+    if outcome.pending:
+        await okane.cache.lease.settle_pending([Pending(*p) for p in outcome.pending])
     return view, replayed

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,22 +47,6 @@ async def claim(session: AsyncSession, *, limit: int, older_than: float = 0) -> 
             ") RETURNING user_id, kind, version"
         ),
         {"limit": limit, "older_than": older_than},
-    )
-    return [Pending(user_id, kind, version) for user_id, kind, version in rows]
-
-
-async def pending_for_accounts(
-    session: AsyncSession, account_ids: list[int], written_by: datetime
-) -> list[Pending]:
-    """The pending invalidations of these accounts' owners written by a transaction that
-    started at ``written_by`` (its ``now()``) or earlier, newest version per (user, kind)."""
-    rows = await session.execute(
-        text(
-            "SELECT o.user_id, o.kind, max(o.version) FROM cache_outbox o "
-            "JOIN accounts a ON a.user_id = o.user_id "
-            "WHERE a.id = ANY(:ids) AND o.created_at <= :written_by GROUP BY o.user_id, o.kind"
-        ),
-        {"ids": account_ids, "written_by": written_by},
     )
     return [Pending(user_id, kind, version) for user_id, kind, version in rows]
 

@@ -67,6 +67,8 @@ class TransferOutcome:
     replayed: bool
     error: OkaneError | None
     wallets: tuple[WalletChange, ...] = ()
+    # A replay's original invalidations still pending: (user id, kind, version) each.
+    pending: tuple[tuple[uuid.UUID, str, int], ...] = ()
 
     def result(self) -> tuple[TransactionView, bool]:
         """The transaction and whether it replays an earlier request; or raise the refusal."""
@@ -178,6 +180,11 @@ def outcome_of(ledger: Ledger, row: Any) -> TransferOutcome:
     wallets = values[23]
     if isinstance(wallets, str | bytes):
         wallets = orjson.loads(wallets)
+    if replayed:
+        pending = tuple(
+            (uuid.UUID(str(p["user_id"])), str(p["kind"]), int(p["version"])) for p in wallets or ()
+        )
+        return TransferOutcome(view, replayed=True, error=None, pending=pending)
     changed = tuple(
         WalletChange(
             uuid.UUID(str(w["user_id"])),
@@ -190,7 +197,7 @@ def outcome_of(ledger: Ledger, row: Any) -> TransferOutcome:
         for w in wallets or ()
         if w.get("user_id") is not None
     )
-    return TransferOutcome(view, bool(replayed), None, changed)
+    return TransferOutcome(view, replayed=False, error=None, wallets=changed)
 
 
 def record_changes(changes: Changes, outcomes: Iterable[TransferOutcome]) -> Changes:
