@@ -98,6 +98,8 @@ DECLARE
     since timestamptz := date_trunc('day', now(), p_timezone);
     written jsonb;
     changed jsonb;
+    told bigint;
+    told_at integer;
     found_account bigint;
     found_user uuid;
     found_name text;
@@ -340,18 +342,16 @@ BEGIN
         r := outs[i];
         IF r.code IS NULL AND NOT r.replayed THEN
             changed := '[]';
-            payer_at := array_position(acc, payer_account[i]);
-            IF NOT acc_told[payer_at] THEN
-                changed := changed || jsonb_build_array(written -> payer_account[i]::text);
-                acc_told[payer_at] := true;
-            END IF;
-            IF r.status = 'success' THEN
-                payee_at := array_position(acc, payee_account[i]);
-                IF NOT acc_told[payee_at] THEN
-                    changed := changed || jsonb_build_array(written -> payee_account[i]::text);
-                    acc_told[payee_at] := true;
+            -- The payer's wallet, and the payee's when money moved.
+            FOREACH told IN ARRAY CASE WHEN r.status = 'success'
+                THEN ARRAY[payer_account[i], payee_account[i]] ELSE ARRAY[payer_account[i]] END
+            LOOP
+                told_at := array_position(acc, told);
+                IF NOT acc_told[told_at] THEN
+                    changed := changed || jsonb_build_array(written -> told::text);
+                    acc_told[told_at] := true;
                 END IF;
-            END IF;
+            END LOOP;
             r.wallets := changed;
         END IF;
         RETURN NEXT r;

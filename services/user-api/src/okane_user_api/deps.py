@@ -35,24 +35,7 @@ async def current_principal(
 ) -> Principal:
     if credentials is None:
         raise AuthenticationFailed("a bearer access token is required")
-    return await live_principal(request, f"{credentials.scheme} {credentials.credentials}", state)
-
-
-async def live_principal(request: Request, authorization: str | None, state: AppState) -> Principal:
-    """``bearer_principal``, and its session not revoked."""
-    principal = bearer_principal(authorization, state)
-    if await revocations_of(request).is_revoked(principal.user_id, principal.session_id):
-        raise AuthenticationFailed("this session has ended; log in again")
-    return principal
-
-
-def bearer_principal(authorization: str | None, state: AppState) -> Principal:
-    """The caller of a genuine, unexpired token in an ``Authorization: Bearer`` header (read as
-    ``bearer`` reads it)."""
-    scheme, credentials = get_authorization_scheme_param(authorization)
-    if not (scheme and credentials) or scheme.lower() != "bearer":
-        raise AuthenticationFailed("a bearer access token is required")
-    return state.tokens.verify(credentials)
+    return await live(request, verified(credentials.scheme, credentials.credentials, state))
 
 
 async def token_principal(
@@ -63,7 +46,26 @@ async def token_principal(
     call. (The money routes resolve it with ``bearer_principal``, see ``wallet/route.py``.)"""
     if credentials is None:
         raise AuthenticationFailed("a bearer access token is required")
-    return bearer_principal(f"{credentials.scheme} {credentials.credentials}", state)
+    return verified(credentials.scheme, credentials.credentials, state)
+
+
+def verified(scheme: str, token: str, state: AppState) -> Principal:
+    """The caller of a genuine, unexpired bearer token."""
+    if not (scheme and token) or scheme.lower() != "bearer":
+        raise AuthenticationFailed("a bearer access token is required")
+    return state.tokens.verify(token)
+
+
+def bearer_principal(authorization: str | None, state: AppState) -> Principal:
+    """``verified`` of an ``Authorization`` header, read as ``bearer`` reads it."""
+    return verified(*get_authorization_scheme_param(authorization), state)
+
+
+async def live(request: Request, principal: Principal) -> Principal:
+    """``principal``, once its session is known not to be revoked."""
+    if await revocations_of(request).is_revoked(principal.user_id, principal.session_id):
+        raise AuthenticationFailed("this session has ended; log in again")
+    return principal
 
 
 async def admin_principal(

@@ -14,10 +14,9 @@ from okane_core.db.engine import SessionFactory, run_in_transaction
 from okane_core.errors import DailyLimitExceeded
 from okane_core.ledger import transfers, withdrawals
 from okane_core.ledger.book import LIMIT_TIMEZONE, Ledger
-from okane_core.ledger.reconcile import reconcile
 from okane_core.settings import Settings
 from tests.factories import fund, make_user
-from tests.libs.okane_core.ledger.test_service import bank
+from tests.libs.okane_core.ledger.test_service import assert_reconciled, bank, transfer
 
 LIMIT = 1_000
 
@@ -44,22 +43,11 @@ async def today(sessions: SessionFactory) -> object:
         ).scalar_one()
 
 
-async def assert_clean(sessions: SessionFactory) -> None:
-    async with sessions() as s:
-        report = await reconcile(s)
-    assert report.ok, report.violations
-
-
 async def pay(
     sessions: SessionFactory, ledger: Ledger, payer: uuid.UUID, payee: uuid.UUID, amount: int
 ) -> str:
-    view, _ = await run_in_transaction(
-        sessions,
-        lambda s: transfers.transfer(
-            ledger, s, user_id=payer, to=str(payee), amount=amount, idempotency_key=uuid.uuid4().hex
-        ),
-    )
-    return view.status
+    view, _ = await transfer(sessions, ledger, payer, str(payee), amount)
+    return str(view.status)
 
 
 async def withdraw(sessions: SessionFactory, ledger: Ledger, user: uuid.UUID, amount: int) -> str:
@@ -85,13 +73,13 @@ async def test_every_debit_path_keeps_the_counter(
     declined = await withdraw(sessions, limited, asha.id, 400)
     assert await counter(sessions, asha.id) == (await today(sessions), 700)
     assert await counter(sessions, ravi.id) == (await today(sessions), 0)  # received, not sent
-    await assert_clean(sessions)
+    await assert_reconciled(sessions)
 
     # A withdrawal the bank declines gives its amount back to the day.
     answer = await bank(sessions, limited, "withdrawal.failed", declined, 400)
     assert answer.outcome == "applied"
     assert await counter(sessions, asha.id) == (await today(sessions), 300)
-    await assert_clean(sessions)
+    await assert_reconciled(sessions)
 
     # Not enough money is recorded but sends nothing.
     broke = await make_user(sessions, limited)
@@ -103,7 +91,7 @@ async def test_every_debit_path_keeps_the_counter(
     assert await pay(sessions, limited, asha.id, ravi.id, 700) == "success"
     with pytest.raises(DailyLimitExceeded, match="0 paise left"):
         await withdraw(sessions, limited, asha.id, 1)
-    await assert_clean(sessions)
+    await assert_reconciled(sessions)
 
 
 async def test_the_previous_releases_function_keeps_the_counter(
@@ -135,7 +123,7 @@ async def test_the_previous_releases_function_keeps_the_counter(
         ).one()
     assert (row.code, row.status) == (None, "success")
     assert await counter(sessions, asha.id) == (await today(sessions), 400)
-    await assert_clean(sessions)
+    await assert_reconciled(sessions)
     with pytest.raises(DailyLimitExceeded, match="600 paise left"):
         await pay(sessions, limited, asha.id, ravi.id, 601)
 
@@ -160,4 +148,4 @@ async def test_a_transfer_begun_before_a_counted_midnight_sums_its_own_day(
         await pay(sessions, limited, asha.id, ravi.id, 401)
     assert await pay(sessions, limited, asha.id, ravi.id, 400) == "success"
     assert await counter(sessions, asha.id) == tomorrow
-    await assert_clean(sessions)
+    await assert_reconciled(sessions)

@@ -42,9 +42,9 @@ async def transfer(
         idempotency_key=idempotency_key,
         session_id=session_id,
     )
-    if okane.transfers is not None and not trace.get_current_span().is_recording():
-        outcome = await okane.transfers.submit(request)  # untraced: no span to start
-    elif okane.transfers is not None:
+    if okane.transfers is None:
+        (outcome,) = await okane.uow.write(lambda s: transfers.apply(okane.ledger, s, [request]))
+    elif trace.get_current_span().is_recording():
         # The request's wait for its batch: the batch's own span links back to this one.
         with tracer.start_as_current_span(
             "okane_transfers_v3",
@@ -53,7 +53,7 @@ async def transfer(
         ):
             outcome = await okane.transfers.submit(request)
     else:
-        (outcome,) = await okane.uow.write(lambda s: transfers.apply(okane.ledger, s, [request]))
+        outcome = await okane.transfers.submit(request)  # untraced: no span to start
     view, replayed = outcome.result()
     if outcome.pending:
         await okane.cache.lease.settle_pending([Pending(*p) for p in outcome.pending])

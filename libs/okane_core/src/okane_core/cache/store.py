@@ -332,6 +332,7 @@ class VersionedStore:
         if not by_user:
             return
         ttl = self.tombstone_ttl_ms
+        length, lifetime = (events.length, events.lifetime_seconds) if events else (0, 0)
 
         def build(pipe: Pipeline) -> None:
             for tag, group in by_user.items():
@@ -341,7 +342,6 @@ class VersionedStore:
                 if told is not None:
                     names.append(told[0])
                     event = told[1]
-                length, lifetime = (events.length, events.lifetime_seconds) if events else (0, 0)
                 pipe.evalsha(
                     self._invalidate_sha,
                     len(names),

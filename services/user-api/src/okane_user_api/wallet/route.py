@@ -25,7 +25,7 @@ from starlette.responses import Response
 from okane_user_api.deps import (
     bearer_principal,
     current_principal,
-    live_principal,
+    live,
     token_principal,
 )
 from okane_user_api.state import get_state
@@ -74,11 +74,11 @@ class MoneyRoute(APIRoute):
         body_field = self.body_field
         body_name = dependant.body_params[0].name
         header = dependant.header_params[0]
-        live = current_principal in calls  # the session checked here, not in the use case
+        checks_session = current_principal in calls  # here, not in the use case
         names = (
             body_name,
             header.name,
-            calls[current_principal if live else token_principal],
+            calls[current_principal if checks_session else token_principal],
             calls[get_state],
         )
 
@@ -107,11 +107,9 @@ class MoneyRoute(APIRoute):
                     except ValueError as error:  # not UTF-8, UTF-16 or UTF-32 text
                         raise HTTPException(400, "There was an error parsing the body") from error
             state = await get_state(request)
-            authorization = request.headers.get("authorization")
-            if live:
-                principal = await live_principal(request, authorization, state)
-            else:
-                principal = bearer_principal(authorization, state)
+            principal = bearer_principal(request.headers.get("authorization"), state)
+            if checks_session:
+                principal = await live(request, principal)
             errors: list[Any] = []
             alias = header.alias
             key = _validated(header, request.headers.get(alias), ("header", alias), errors)
